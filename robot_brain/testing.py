@@ -183,7 +183,8 @@ def tiny_qwen2_vl(root: Path | None = None) -> Path:
             text_config=dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
                              rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]},
-                             pad_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"]),
+                             bos_token_id=None, pad_token_id=ids["<|endoftext|>"],
+                             eos_token_id=ids["<|im_end|>"]),
             image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
             vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
         torch.manual_seed(0)

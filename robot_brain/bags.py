@@ -1,0 +1,351 @@
+"""rosbag2 folders (sqlite3 and mcap) in and out, through `rosbags` (no ROS install needed).
+
+`BagSource(path, config)` turns the messages robot_brain understands into frames, in bag order:
+camera Image / CompressedImage → ImageFrame (BGR), CameraInfo → CameraInfoFrame, audio_common_msgs
+AudioData / AudioDataStamped (16-bit PCM) → AudioChunk, String on the text topic → TextInput,
+Empty on the stop topic → Stop. Anything it cannot use is skipped and counted in `source.report`,
+never raised: a robot's recording is often imperfect.
+
+`BagRecorder(path)` writes what the robot heard, said and intended as std_msgs/String topics.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from .config import Config, TopicsConfig
+from .frames import (ActionIntent, AudioChunk, CameraInfoFrame, Frame, ImageFrame, ReplySentence, Stop, TextInput,
+                     Transcript)
+
+log = logging.getLogger(__name__)
+
+#: .msg definitions of types rosbags' typestore lacks (ros-drivers/audio_common ros2 branch, ros4hri).
+CUSTOM_MSGS = {
+    "audio_common_msgs/msg/AudioData": "uint8[] data\n",
+    "audio_common_msgs/msg/AudioDataStamped": "std_msgs/Header header\naudio_common_msgs/AudioData audio\n",
+    "audio_common_msgs/msg/AudioInfo": ("uint8 channels\nuint32 sample_rate\nstring sample_format\n"
+                                        "uint32 bitrate\nstring coding_format\n"),
+    "hri_msgs/msg/LiveSpeech": ("std_msgs/Header header\nstring incremental\nstring final\n"
+                                "float64 confidence\nstring language\n"),
+}
+
+IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
+CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
+AUDIO_DATA = "audio_common_msgs/msg/AudioData"
+AUDIO_DATA_STAMPED = "audio_common_msgs/msg/AudioDataStamped"
+AUDIO_INFO = "audio_common_msgs/msg/AudioInfo"
+STRING = "std_msgs/msg/String"
+EMPTY = "std_msgs/msg/Empty"
+
+
+class BagError(RuntimeError):
+    """The bag cannot be opened at all (missing, not a rosbag2 folder, unreadable metadata)."""
+
+
+def make_typestore(extra: dict[str, str] | None = None):
+    """The ROS 2 Jazzy typestore plus the custom message types robot_brain reads and writes."""
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+    store = get_typestore(Stores.ROS2_JAZZY)
+    types: dict = {}
+    for name, text in {**CUSTOM_MSGS, **(extra or {})}.items():
+        types.update(get_types_from_msg(text, name))
+    store.register(types)
+    return store
+
+
+@dataclass
+class BagReport:
+    """What was read, and what was skipped and why."""
+    read: Counter = field(default_factory=Counter)        # topic → messages turned into frames
+    skipped: Counter = field(default_factory=Counter)     # (topic, reason) → count
+    ignored_topics: dict[str, str] = field(default_factory=dict)  # topic → type, not used by the pipeline
+    error: str = ""                                       # set when reading stopped early
+
+    def skip(self, topic: str, reason: str) -> None:
+        if not self.skipped[(topic, reason)]:
+            log.warning("skipping message(s) on %s: %s", topic, reason)
+        self.skipped[(topic, reason)] += 1
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+    def summary(self) -> str:
+        lines = [f"read {sum(self.read.values())} messages: "
+                 + (", ".join(f"{t} {n}" for t, n in sorted(self.read.items())) or "none")]
+        for (topic, reason), n in sorted(self.skipped.items()):
+            lines.append(f"skipped {n} on {topic}: {reason}")
+        if self.ignored_topics:
+            lines.append("ignored topics: " + ", ".join(f"{t} ({m})" for t, m in sorted(self.ignored_topics.items())))
+        if self.error:
+            lines.append(f"reading stopped early: {self.error}")
+        return "\n".join(lines)
+
+
+class BagSource:
+    """Frames from a rosbag2 folder, in recording order. Iterate it; then read `report`."""
+
+    def __init__(self, path: str | Path, config: Config | None = None) -> None:
+        self.path = Path(path)
+        self.config = config or Config()
+        self.report = BagReport()
+        if not self.path.exists():
+            raise BagError(f"{self.path}: no such bag (expected a rosbag2 folder with metadata.yaml)")
+        if self.path.is_dir() and not (self.path / "metadata.yaml").exists():
+            raise BagError(f"{self.path}: not a rosbag2 folder (metadata.yaml is missing)")
+        self._audio_rate = self.config.audio.input_sample_rate
+        self._audio_channels = self.config.audio.input_channels
+        self._audio_format = "S16LE"
+
+    def __len__(self) -> int:
+        return self.message_count
+
+    @property
+    def message_count(self) -> int:
+        with self._open() as reader:
+            return sum(c.msgcount for c in reader.connections if c.topic in self._handlers())
+
+    @property
+    def duration_s(self) -> float:
+        with self._open() as reader:
+            return reader.duration / 1e9
+
+    def _open(self):
+        from rosbags.rosbag2 import Reader
+        try:
+            reader = Reader(self.path)
+            reader.open()
+        except Exception as exc:
+            raise BagError(f"{self.path}: cannot open bag: {exc}") from None
+        return _Closing(reader)
+
+    def _handlers(self) -> dict[str, tuple]:
+        t: TopicsConfig = self.config.topics
+        return {
+            t.image: (IMAGE, self._image),
+            t.compressed_image: (COMPRESSED_IMAGE, self._compressed_image),
+            t.camera_info: (CAMERA_INFO, self._camera_info),
+            t.audio: ((AUDIO_DATA, AUDIO_DATA_STAMPED), self._audio),
+            t.audio_info: (AUDIO_INFO, self._audio_info),
+            t.text_in: (STRING, self._text),
+            t.stop: (EMPTY, self._stop),
+        }
+
+    def __iter__(self) -> Iterator[Frame]:
+        handlers = self._handlers()
+        with self._open() as reader:
+            store = self._typestore_for(reader.connections)
+            wanted = []
+            for conn in reader.connections:
+                handler = handlers.get(conn.topic)
+                if handler is None:
+                    self.report.ignored_topics[conn.topic] = conn.msgtype
+                    continue
+                expected, _ = handler
+                if conn.msgtype not in (expected if isinstance(expected, tuple) else (expected,)):
+                    self.report.skipped[(conn.topic, f"unexpected type {conn.msgtype}, expected {expected}")] \
+                        += conn.msgcount
+                    log.warning("skipping %s: type %s, expected %s", conn.topic, conn.msgtype, expected)
+                    continue
+                wanted.append(conn)
+            messages = reader.messages(connections=wanted)
+            while True:
+                try:
+                    conn, ns, raw = next(messages)
+                except StopIteration:
+                    break
+                except Exception as exc:  # a damaged file: keep what was read
+                    self.report.error = f"{type(exc).__name__}: {exc}"
+                    log.error("bag %s: reading stopped early: %s", self.path, self.report.error)
+                    break
+                try:
+                    msg = store.deserialize_cdr(bytes(raw), conn.msgtype)
+                except Exception as exc:
+                    self.report.skip(conn.topic, f"truncated or corrupt message ({type(exc).__name__})")
+                    continue
+                try:
+                    frame = handlers[conn.topic][1](msg, ns / 1e9, conn.msgtype)
+                except _Skip as skip:
+                    self.report.skip(conn.topic, str(skip))
+                    continue
+                if frame is not None:
+                    self.report.read[conn.topic] += 1
+                    yield frame
+
+    def _typestore_for(self, connections):
+        """Prefer each connection's own message definition (a bag knows its types best)."""
+        from rosbags.typesys import get_types_from_msg
+        extra = {}
+        for conn in connections:
+            msgdef = getattr(conn, "msgdef", None)
+            if msgdef is not None and getattr(msgdef, "data", "") and conn.msgtype.startswith("audio_common_msgs/"):
+                try:
+                    get_types_from_msg(msgdef.data, conn.msgtype)
+                    extra[conn.msgtype] = msgdef.data
+                except Exception:
+                    pass
+        return make_typestore(extra)
+
+    # ---- message → frame ----
+
+    def _image(self, msg, stamp: float, _msgtype: str) -> ImageFrame:
+        from rosbags.image import message_to_cvimage
+        expected = msg.step * msg.height
+        if msg.height == 0 or msg.width == 0 or len(msg.data) < expected:
+            raise _Skip(f"image data too short ({len(msg.data)} bytes for {msg.width}x{msg.height}, step {msg.step})")
+        try:
+            image = message_to_cvimage(msg, "bgr8")
+        except Exception as exc:
+            raise _Skip(f"unsupported image encoding {msg.encoding!r} ({exc})") from None
+        return ImageFrame(image=np.ascontiguousarray(image), stamp=stamp, frame_id=msg.header.frame_id or "camera")
+
+    def _compressed_image(self, msg, stamp: float, _msgtype: str) -> ImageFrame:
+        import cv2
+        image = cv2.imdecode(np.frombuffer(bytes(msg.data), np.uint8), cv2.IMREAD_COLOR) if len(msg.data) else None
+        if image is None:
+            raise _Skip(f"compressed image could not be decoded (format {msg.format!r})")
+        return ImageFrame(image=image, stamp=stamp, frame_id=msg.header.frame_id or "camera")
+
+    def _camera_info(self, msg, stamp: float, _msgtype: str) -> CameraInfoFrame:
+        return CameraInfoFrame(width=int(msg.width), height=int(msg.height), k=tuple(map(float, msg.k)),
+                               d=tuple(map(float, msg.d)), distortion_model=msg.distortion_model, stamp=stamp,
+                               frame_id=msg.header.frame_id or "camera")
+
+    def _audio_info(self, msg, _stamp: float, _msgtype: str) -> None:
+        if msg.channels < 1 or msg.sample_rate < 1:
+            raise _Skip(f"audio_info with {msg.channels} channels at {msg.sample_rate} Hz")
+        self._audio_rate, self._audio_channels = int(msg.sample_rate), int(msg.channels)
+        self._audio_format = (msg.sample_format or "S16LE").upper()
+        return None
+
+    def _audio(self, msg, stamp: float, msgtype: str) -> AudioChunk:
+        payload = msg.audio if msgtype == AUDIO_DATA_STAMPED else msg
+        if not hasattr(payload, "data"):
+            raise _Skip(f"audio message layout not supported: fields {sorted(vars(payload))}")
+        data = bytes(payload.data)
+        if self._audio_format != "S16LE":
+            raise _Skip(f"sample format {self._audio_format} not supported (16-bit little-endian PCM only)")
+        frame_bytes = 2 * self._audio_channels
+        if not data or len(data) % frame_bytes:
+            raise _Skip(f"{len(data)} bytes is not a whole number of 16-bit x {self._audio_channels}-channel samples")
+        pcm = np.frombuffer(data, "<i2").astype(np.float32) / 32768.0
+        if self._audio_channels > 1:
+            pcm = pcm.reshape(-1, self._audio_channels).mean(axis=1)
+        return AudioChunk(samples=np.ascontiguousarray(pcm, np.float32), sample_rate=self._audio_rate, stamp=stamp)
+
+    def _text(self, msg, stamp: float, _msgtype: str) -> TextInput | None:
+        text = msg.data.strip()
+        if not text:
+            raise _Skip("empty text")
+        return TextInput(text=text, stamp=stamp)
+
+    def _stop(self, _msg, _stamp: float, _msgtype: str) -> Stop:
+        return Stop(source="estop", reason="stop topic")
+
+
+class _Skip(Exception):
+    pass
+
+
+class _Closing:
+    def __init__(self, reader) -> None:
+        self.reader = reader
+
+    def __enter__(self):
+        return self.reader
+
+    def __exit__(self, *exc) -> None:
+        self.reader.close()
+
+
+class BagWriter:
+    """A thin rosbag2 writer: `add(topic, msgtype)` once, then `write(topic, stamp_s, msg)`."""
+
+    def __init__(self, path: str | Path, storage: str = "mcap") -> None:
+        from rosbags.rosbag2 import StoragePlugin, Writer
+        plugins = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+        if storage not in plugins:
+            raise ValueError(f"storage must be one of {', '.join(plugins)}, got {storage!r}")
+        self.path = Path(path)
+        if self.path.exists():
+            raise FileExistsError(f"{self.path} already exists; choose a new output folder")
+        self.store = make_typestore()
+        self._writer = Writer(self.path, version=9, storage_plugin=plugins[storage])
+        self._writer.open()
+        self._connections: dict[str, Any] = {}
+
+    @property
+    def types(self):
+        return self.store.types
+
+    def add(self, topic: str, msgtype: str) -> None:
+        if topic not in self._connections:
+            self._connections[topic] = self._writer.add_connection(topic, msgtype, typestore=self.store)
+
+    def write(self, topic: str, stamp_s: float, msg) -> None:
+        self.write_raw(topic, stamp_s, self.store.serialize_cdr(msg, self._connections[topic].msgtype))
+
+    def write_raw(self, topic: str, stamp_s: float, data: bytes) -> None:
+        """Write already serialised (CDR) bytes, e.g. a message copied from another bag."""
+        self._writer.write(self._connections[topic], int(round(stamp_s * 1e9)), data)
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> "BagWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def header(store, stamp_s: float, frame_id: str):
+    """A std_msgs/Header for `stamp_s` seconds."""
+    T = store.types
+    ns = int(round(stamp_s * 1e9))
+    return T["std_msgs/msg/Header"](stamp=T["builtin_interfaces/msg/Time"](sec=ns // 10**9, nanosec=ns % 10**9),
+                                    frame_id=frame_id)
+
+
+class BagRecorder:
+    """Records the pipeline's output (heard, said, intended) as std_msgs/String topics in a new bag."""
+
+    def __init__(self, path: str | Path, topics: TopicsConfig | None = None, storage: str = "mcap") -> None:
+        self.topics = topics or TopicsConfig()
+        self._bag = BagWriter(path, storage)
+        for topic in (self.topics.transcript, self.topics.reply, self.topics.intents):
+            self._bag.add(topic, STRING)
+        self._stop_topic = self.topics.stop + "_events"
+        self._bag.add(self._stop_topic, STRING)
+        self.written = 0
+
+    def __call__(self, frame: Frame, stamp_s: float) -> None:
+        if isinstance(frame, Transcript) and frame.final:
+            self._string(self.topics.transcript, stamp_s, frame.text)
+        elif isinstance(frame, ReplySentence):
+            self._string(self.topics.reply, stamp_s, frame.text)
+        elif isinstance(frame, ActionIntent):
+            self._string(self.topics.intents, stamp_s, json.dumps(intent_payload(frame)))
+        elif isinstance(frame, Stop):
+            self._string(self._stop_topic, stamp_s, json.dumps({"source": frame.source, "reason": frame.reason}))
+
+    def _string(self, topic: str, stamp_s: float, text: str) -> None:
+        self._bag.write(topic, stamp_s, self._bag.types[STRING](data=text))
+        self.written += 1
+
+    def close(self) -> None:
+        self._bag.close()
+
+
+def intent_payload(intent: ActionIntent) -> dict:
+    """An intent in the field layout of hri_actions_msgs/Intent (data as JSON-able dict)."""
+    return {"intent": intent.verb, "data": {**intent.params, **({"target": intent.target} if intent.target else {})},
+            "source": intent.source, "modality": intent.source, "priority": intent.priority,
+            "confidence": intent.confidence, "turn": intent.turn}

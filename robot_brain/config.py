@@ -1,0 +1,218 @@
+"""Configuration: dataclasses loaded from YAML and validated at load.
+
+`load_config(path, overrides)` reads the packaged defaults (robot_brain/default_config.yaml),
+then the user's file, then overrides such as {"pipeline.queue_size": 32} from CLI flags.
+An unknown key or a bad value raises ConfigError naming the file, the key and what is allowed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration problem, worded for the person who has to fix the file."""
+
+
+def _opt(default: Any, help: str, *, min: float | None = None, max: float | None = None) -> Any:
+    meta = {"help": help, "min": min, "max": max}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class PipelineConfig:
+    queue_size: int = _opt(64, "data frames each stage may have waiting before the oldest is dropped", min=1)
+    max_consecutive_errors: int = _opt(5, "failures in a row before a stage is taken out of service", min=1)
+    shutdown_timeout_s: float = _opt(5.0, "how long shutdown waits for each stage to stop", min=0.1)
+
+
+@dataclass
+class TopicsConfig:
+    image: str = _opt("/camera/image_raw", "camera image (sensor_msgs/Image)")
+    compressed_image: str = _opt("/camera/image_raw/compressed", "camera image (sensor_msgs/CompressedImage)")
+    camera_info: str = _opt("/camera/camera_info", "camera intrinsics (sensor_msgs/CameraInfo)")
+    audio: str = _opt("/audio", "microphone audio (audio_common_msgs AudioData or AudioDataStamped)")
+    audio_info: str = _opt("/audio/audio_info", "audio format (audio_common_msgs/AudioInfo), optional")
+    text_in: str = _opt("/robot_brain/text_in", "typed user input (std_msgs/String)")
+    stop: str = _opt("/robot_brain/stop", "emergency stop (std_msgs/Empty)")
+    transcript: str = _opt("/robot_brain/transcript", "output: what the robot heard (std_msgs/String)")
+    reply: str = _opt("/robot_brain/reply", "output: what the robot says, per sentence (std_msgs/String)")
+    intents: str = _opt("/robot_brain/intents", "output: gated action intents, JSON (std_msgs/String)")
+
+
+@dataclass
+class AudioConfig:
+    sample_rate: int = _opt(16000, "sample rate the pipeline works at (Hz)", min=8000, max=48000)
+    input_sample_rate: int = _opt(16000, "rate of recorded/streamed audio when no audio_info says otherwise",
+                                  min=8000, max=192000)
+    input_channels: int = _opt(1, "channels of recorded/streamed audio when no audio_info says otherwise",
+                               min=1, max=16)
+
+
+@dataclass
+class ReplayConfig:
+    pace: Literal["bag", "realtime"] = _opt(
+        "bag", "bag: each message is fed once the pipeline is idle (deterministic, as fast as the stages allow); "
+               "realtime: messages are fed at the bag's own pace")
+    speed: float = _opt(1.0, "speed factor for pace=realtime", min=0.01, max=100.0)
+
+
+@dataclass
+class Config:
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    topics: TopicsConfig = field(default_factory=TopicsConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    source: str = field(default="<defaults>", compare=False, repr=False)
+
+
+def default_config_text() -> str:
+    return resources.files("robot_brain").joinpath("default_config.yaml").read_text()
+
+
+def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Defaults, then the file at `path` (if any), then `overrides` ({"section.key": value})."""
+    merged: dict[str, Any] = {}
+    _merge(merged, _parse(default_config_text(), "robot_brain/default_config.yaml"))
+    source = "robot_brain/default_config.yaml"
+    if path is not None:
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc})") from None
+        _merge(merged, _parse(text, str(path)))
+        source = str(path)
+    config = _build(Config, merged, "", source)
+    for dotted, value in (overrides or {}).items():
+        config = _override(config, dotted, value)
+    config.source = source
+    return config
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """["pipeline.queue_size=32", ...] (from `--set`) → {"pipeline.queue_size": 32}; values are YAML scalars."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. pipeline.queue_size=32")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+def describe(cls: type = Config, prefix: str = "") -> list[tuple[str, Any, str]]:
+    """(dotted key, default, help) for every setting: the source of the docs and `--help` text."""
+    rows = []
+    for f in dataclasses.fields(cls):
+        if f.name == "source":
+            continue
+        hint = typing.get_type_hints(cls)[f.name]
+        if dataclasses.is_dataclass(hint):
+            rows += describe(hint, f"{prefix}{f.name}.")
+        else:
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            rows.append((prefix + f.name, default, f.metadata.get("help", "")))
+    return rows
+
+
+# ---- internals ----
+
+def _parse(text: str, where: str) -> dict:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"{where}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: the top level must be a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def _merge(into: dict, new: dict) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _build(cls: type, data: Any, prefix: str, source: str):
+    where = prefix.rstrip(".") or "top level"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: '{where}' must be a mapping, got {_show(data)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "source"}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key '{prefix}{unknown[0]}'; allowed keys in {where}: "
+                          f"{', '.join(sorted(fields))}")
+    values = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, value, f"{prefix}{name}.", source)
+        else:
+            values[name] = _coerce(value, hint, fields[name], prefix + name, source)
+    return cls(**values)
+
+
+def _coerce(value: Any, hint: Any, f: dataclasses.Field, key: str, source: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise ConfigError(f"{source}: {key} = {_show(value)} is not allowed; allowed values: "
+                              f"{', '.join(map(str, allowed))}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: {key} must be true or false, got {_show(value)}")
+        return value
+    if hint in (int, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if hint is int and ok and float(value) != int(value):
+            ok = False
+        if not ok or value != value:  # NaN
+            raise ConfigError(f"{source}: {key} must be {'an integer' if hint is int else 'a number'}, "
+                              f"got {_show(value)}")
+        value = hint(value)
+        lo, hi = f.metadata.get("min"), f.metadata.get("max")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            bounds = f"at least {lo}" if hi is None else f"between {lo} and {hi}"
+            raise ConfigError(f"{source}: {key} = {value} is out of range; it must be {bounds}")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: {key} must be a string, got {_show(value)}")
+        return value
+    raise TypeError(f"config field {key} has an unsupported type {hint!r}")
+
+
+def _override(config: Config, dotted: str, value: Any) -> Config:
+    section, _, key = dotted.partition(".")
+    sections = {f.name for f in dataclasses.fields(Config) if f.name != "source"}
+    if section not in sections or not key:
+        raise ConfigError(f"override {dotted!r}: expected SECTION.KEY with SECTION one of {', '.join(sorted(sections))}")
+    current = dataclasses.asdict(getattr(config, section))
+    current[key] = value
+    rebuilt = _build(typing.get_type_hints(Config)[section], current, f"{section}.", f"override {dotted}")
+    return dataclasses.replace(config, **{section: rebuilt})
+
+
+def _show(value: Any) -> str:
+    return f"{value!r} ({type(value).__name__})"
