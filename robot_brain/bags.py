@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,8 +176,8 @@ class BagSource:
                 except _Skip as skip:
                     self.report.skip(conn.topic, str(skip))
                     continue
+                self.report.read[conn.topic] += 1
                 if frame is not None:
-                    self.report.read[conn.topic] += 1
                     yield frame
 
     def _typestore_for(self, connections):
@@ -315,32 +316,45 @@ def header(store, stamp_s: float, frame_id: str):
 
 
 class BagRecorder:
-    """Records the pipeline's output (heard, said, intended) as std_msgs/String topics in a new bag."""
+    """Records the pipeline's output (heard, said, intended) as std_msgs/String topics in a new bag.
+
+    Call it from any thread (it is a pipeline sink); messages are written by `flush()` and `close()`
+    in the thread that created it, because the sqlite3 storage is bound to its creating thread.
+    """
 
     def __init__(self, path: str | Path, topics: TopicsConfig | None = None, storage: str = "mcap") -> None:
         self.topics = topics or TopicsConfig()
         self._bag = BagWriter(path, storage)
-        for topic in (self.topics.transcript, self.topics.reply, self.topics.intents):
-            self._bag.add(topic, STRING)
         self._stop_topic = self.topics.stop + "_events"
-        self._bag.add(self._stop_topic, STRING)
+        for topic in (self.topics.transcript, self.topics.reply, self.topics.intents, self._stop_topic):
+            self._bag.add(topic, STRING)
+        self._pending: list[tuple[str, float, str]] = []
+        self._lock = threading.Lock()
         self.written = 0
 
     def __call__(self, frame: Frame, stamp_s: float) -> None:
         if isinstance(frame, Transcript) and frame.final:
-            self._string(self.topics.transcript, stamp_s, frame.text)
+            item = (self.topics.transcript, frame.text)
         elif isinstance(frame, ReplySentence):
-            self._string(self.topics.reply, stamp_s, frame.text)
+            item = (self.topics.reply, frame.text)
         elif isinstance(frame, ActionIntent):
-            self._string(self.topics.intents, stamp_s, json.dumps(intent_payload(frame)))
+            item = (self.topics.intents, json.dumps(intent_payload(frame)))
         elif isinstance(frame, Stop):
-            self._string(self._stop_topic, stamp_s, json.dumps({"source": frame.source, "reason": frame.reason}))
+            item = (self._stop_topic, json.dumps({"source": frame.source, "reason": frame.reason}))
+        else:
+            return
+        with self._lock:
+            self._pending.append((item[0], stamp_s, item[1]))
 
-    def _string(self, topic: str, stamp_s: float, text: str) -> None:
-        self._bag.write(topic, stamp_s, self._bag.types[STRING](data=text))
-        self.written += 1
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for topic, stamp_s, text in pending:
+            self._bag.write(topic, stamp_s, self._bag.types[STRING](data=text))
+            self.written += 1
 
     def close(self) -> None:
+        self.flush()
         self._bag.close()
 
 

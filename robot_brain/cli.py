@@ -1,0 +1,168 @@
+"""`robot-brain`: the command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import ConfigError, describe, load_config, parse_overrides
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_BAG = REPO / "tests" / "data" / "sample_bag"
+
+
+class _NotAvailable(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="robot-brain",
+        description="On-device robot brain: camera + voice in, vision-language model, spoken replies and "
+                    "gated action intents out.",
+        epilog="Try: robot-brain replay tests/data/sample_bag --out out/demo",
+    )
+    p.add_argument("--version", action="version", version=f"robot-brain {__version__}")
+    p.add_argument("--config", type=Path, metavar="FILE", help="YAML config layered on the packaged defaults")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one config key (repeatable), e.g. --set pipeline.queue_size=32")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = sub.add_parser("demo", help="live demo: webcam, microphone and speaker (not in this version)")
+    demo.set_defaults(func=cmd_demo)
+
+    replay = sub.add_parser("replay", help="play a recorded rosbag2 through the pipeline",
+                            description="Play a rosbag2 folder (sqlite3 or mcap) through the pipeline in bag time "
+                                        "and write DIR/events.jsonl, DIR/reply.wav (when speech is produced) "
+                                        "and an output bag DIR/bag with what the robot heard, said and intended.")
+    replay.add_argument("bag", type=Path, help="rosbag2 folder")
+    replay.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    replay.add_argument("--pace", choices=["bag", "realtime"],
+                        help="bag: deterministic, as fast as the stages allow (default); realtime: the bag's pace")
+    replay.add_argument("--speed", type=float, help="speed factor for --pace realtime")
+    replay.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap", help="output bag format")
+    replay.add_argument("--quiet", action="store_true", help="no progress bar and no turn-by-turn account")
+    replay.set_defaults(func=cmd_replay)
+
+    bench = sub.add_parser("bench", help="benchmarks that print figures and write JSON")
+    bench_sub = bench.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    bp = bench_sub.add_parser("pipeline", help="per-frame overhead of the pipeline runtime (target < 100 µs)")
+    bp.add_argument("--json", type=Path, metavar="FILE", help="write the figures here")
+    bp.add_argument("--frames", type=int, default=2000)
+    bp.add_argument("--stages", type=int, default=5)
+    bp.set_defaults(func=cmd_bench_pipeline)
+    be = bench_sub.add_parser("e2e", help="end-of-speech to first-audio latency (not in this version)")
+    be.set_defaults(func=lambda a: _not_available("the end-to-end latency benchmark"))
+
+    models = sub.add_parser("models", help="model profiles: list, pull, check (not in this version)")
+    models.add_argument("action", nargs="?", choices=["list", "pull", "check"], default="list")
+    models.set_defaults(func=lambda a: _not_available("the model registry"))
+
+    devices = sub.add_parser("devices", help="list compute, audio and camera devices")
+    devices.add_argument("--json", action="store_true", help="machine-readable output")
+    devices.set_defaults(func=cmd_devices)
+
+    config = sub.add_parser("config", help="print every config key with its value and meaning")
+    config.set_defaults(func=cmd_config)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        args.cfg = load_config(args.config, parse_overrides(args.set))
+        return args.func(args) or 0
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except _NotAvailable as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _not_available(what: str) -> int:
+    raise _NotAvailable(f"{what} is not available in this version of robot-brain.\n"
+                        f"What works now: robot-brain replay {_display(SAMPLE_BAG)} --out out/demo")
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def cmd_demo(args) -> int:
+    return _not_available("the live webcam/microphone demo")
+
+
+def cmd_replay(args) -> int:
+    from .bags import BagError
+    from .replay import account, replay
+
+    overrides = parse_overrides(args.set)
+    if args.pace:
+        overrides["replay.pace"] = args.pace
+    if args.speed is not None:
+        overrides["replay.speed"] = args.speed
+    config = load_config(args.config, overrides)
+    try:
+        result = replay(args.bag, args.out, config, storage=args.storage, progress=not args.quiet)
+    except BagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(account(result))
+    return 1 if result.report.error and not result.events else 0
+
+
+def cmd_bench_pipeline(args) -> int:
+    from .bench import bench_pipeline, write_json
+    if args.frames < 1 or args.stages < 1:
+        raise ConfigError("--frames and --stages must be at least 1")
+    result = bench_pipeline(frames=args.frames, stages=args.stages)
+    write_json(result, args.json)
+    verdict = "meets" if result["per_frame_overhead_us"] < result["target_us"] else "MISSES"
+    print(f"pipeline overhead: {result['per_frame_overhead_us']} µs per frame per stage (median, "
+          f"p95 {result['per_frame_overhead_p95_us']} µs) over {result['frames']} frames x {result['stages']} "
+          f"stages; streamed {result['stream_frames_per_s']:.0f} frames/s. {verdict} the "
+          f"{result['target_us']:.0f} µs target.")
+    return 0
+
+
+def cmd_devices(args) -> int:
+    from .devices import list_devices
+    found = list_devices()
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    for section, items in found.items():
+        print(f"{section}:")
+        for item in items:
+            print(f"  {item}")
+    return 0
+
+
+def cmd_config(args) -> int:
+    import dataclasses
+    print(f"# effective configuration (from {args.cfg.source}{' + --set' if args.set else ''})")
+    current = dataclasses.asdict(args.cfg)
+    for key, default, help_text in describe():
+        section, name = key.split(".", 1)
+        print(f"{key} = {current[section][name]!r}    # {help_text}" + ("" if current[section][name] == default
+                                                                        else f" (default {default!r})"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

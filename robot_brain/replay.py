@@ -1,0 +1,146 @@
+"""Replay a recorded rosbag2 through the pipeline: events.jsonl, reply.wav and an output bag."""
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .bags import BagRecorder, BagReport, BagSource
+from .config import Config
+from .events import EventLog
+from .lineup import StageSlot, build_lineup
+from .pipeline import Pipeline, Stage, StageStats, Timeline
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReplayResult:
+    out_dir: Path
+    events: list[dict]
+    report: BagReport
+    stages: list[str]
+    missing: list[StageSlot]
+    stats: dict[str, StageStats]
+    timelines: list[Timeline]
+    wav_path: Path | None = None
+    bag_path: Path | None = None
+    stuck: list[str] = field(default_factory=list)
+    busy_timeouts: int = 0
+
+
+class _BagClock:
+    """The bag time of the message most recently fed in (stamps events and the output bag)."""
+    now = 0.0
+
+
+def replay(bag: str | Path, out_dir: str | Path, config: Config | None = None, *, stages: list[Stage] | None = None,
+           storage: str = "mcap", progress: bool = True, idle_timeout_s: float = 300.0) -> ReplayResult:
+    """Feed every message of `bag` to the pipeline, in bag time, and record what comes out.
+
+    pace=bag feeds each message once the pipeline is idle (deterministic, no wall-clock sleeps);
+    pace=realtime feeds them at the bag's own pace times `replay.speed`.
+    """
+    from tqdm import tqdm
+
+    config = config or Config()
+    source = BagSource(bag, config)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if stages is None:
+        stages, missing = build_lineup(config)
+    else:
+        missing = []
+    clock = _BagClock()
+    events = EventLog(out_dir / "events.jsonl", stamp=lambda: clock.now)
+    bag_out = out_dir / "bag"
+    if bag_out.exists():
+        shutil.rmtree(bag_out)
+    recorder = BagRecorder(bag_out, config.topics, storage)
+    pipeline = Pipeline(stages, queue_size=config.pipeline.queue_size,
+                        max_consecutive_errors=config.pipeline.max_consecutive_errors,
+                        shutdown_timeout_s=config.pipeline.shutdown_timeout_s)
+    pipeline.add_sink(events)
+    pipeline.add_sink(lambda frame: recorder(frame, clock.now))
+    realtime = config.replay.pace == "realtime"
+    busy_timeouts = 0
+    started, first_stamp = time.monotonic(), None
+    pipeline.start()
+    try:
+        for frame in tqdm(source, total=len(source), unit="msg", desc="replay", disable=not progress,
+                          leave=False):
+            stamp = getattr(frame, "stamp", clock.now)
+            clock.now = stamp
+            if realtime:
+                first_stamp = stamp if first_stamp is None else first_stamp
+                delay = (stamp - first_stamp) / config.replay.speed - (time.monotonic() - started)
+                if delay > 0:
+                    time.sleep(delay)
+            pipeline.push(frame)
+            if not realtime and not pipeline.wait_idle(idle_timeout_s):
+                busy_timeouts += 1
+                log.warning("pipeline still busy %.0f s after a %s; feeding on", idle_timeout_s, frame.kind)
+            recorder.flush()
+        if not pipeline.wait_idle(idle_timeout_s):
+            busy_timeouts += 1
+            log.warning("pipeline still busy %.0f s after the last message", idle_timeout_s)
+    finally:
+        stuck = pipeline.close()
+        recorder.close()
+    timelines = sorted(pipeline.timelines.all(), key=lambda tl: tl.turn)
+    for timeline in timelines:
+        events.write({"type": "timeline", **timeline.as_dict()}, timeline.turn)
+    events.close()
+    wav_path = _write_wav(out_dir / "reply.wav", events.audio)
+    return ReplayResult(out_dir=out_dir, events=events.events, report=source.report,
+                        stages=[s.name for s in pipeline.stages], missing=missing, stats=pipeline.stats(),
+                        timelines=timelines, wav_path=wav_path, bag_path=bag_out, stuck=stuck,
+                        busy_timeouts=busy_timeouts)
+
+
+def _write_wav(path: Path, chunks) -> Path | None:
+    if not chunks:
+        return None
+    import soundfile
+    rate = chunks[0].sample_rate
+    soundfile.write(path, np.concatenate([c.samples for c in chunks if c.sample_rate == rate]), rate)
+    return path
+
+
+def account(result: ReplayResult) -> str:
+    """A turn-by-turn account of what the robot heard, said and intended, then a summary."""
+    lines = []
+    for e in result.events:
+        kind = e["type"]
+        if kind == "turn":
+            lines.append(f"turn {e['turn']} [{e['source']}] heard: {e['text']!r}")
+        elif kind == "reply":
+            lines.append(f"    said: {e['text']!r}")
+        elif kind == "intent":
+            lines.append(f"    intended: {e['intent']} {e['data']}")
+        elif kind == "stop":
+            lines.append(f"STOP ({e['source'] or 'unknown source'}: {e['reason']})")
+        elif kind == "error":
+            lines.append(f"    error in {e['stage']}{' (stage taken out of service)' if e['fatal'] else ''}: "
+                         f"{e['error']}")
+    if not lines:
+        lines.append("(nothing was heard, said or intended)")
+    lines.append("")
+    lines.append(f"stages run: {', '.join(result.stages) or 'none'}")
+    for slot in result.missing:
+        lines.append(f"not in this version: {slot.name} ({slot.what})")
+    lines.extend(result.report.summary().splitlines())
+    drops = {name: {k: v for k, v in s.dropped.items() if v} for name, s in result.stats.items()}
+    drops = {k: v for k, v in drops.items() if v}
+    if drops:
+        lines.append(f"dropped frames: {drops}")
+    unhealthy = [name for name, s in result.stats.items() if not s.healthy]
+    if unhealthy:
+        lines.append(f"unhealthy stages: {', '.join(unhealthy)}")
+    outputs = [str(result.out_dir / "events.jsonl")] + [str(p) for p in (result.wav_path, result.bag_path) if p]
+    lines.append(f"wrote: {', '.join(outputs)}")
+    return "\n".join(lines)

@@ -1,0 +1,19 @@
+"""Thin shim so `colcon build` (ament_python) installs robot_brain on a robot.
+
+Package metadata lives in pyproject.toml; this file only adds the ROS install layout:
+the ament index marker, package.xml, launch files and the default config.
+"""
+from glob import glob
+
+from setuptools import setup
+
+PACKAGE = "robot_brain"
+
+setup(
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.py") + glob("launch/*.yaml")),
+        (f"share/{PACKAGE}/config", [f"{PACKAGE}/default_config.yaml"]),
+    ],
+)

@@ -1,0 +1,30 @@
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory):
+    """Tiny models are built once per test session into this folder."""
+    return tmp_path_factory.mktemp("tiny-models")
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm_dir(model_cache):
+    from robot_brain.testing import tiny_idefics3_vlm
+    return tiny_idefics3_vlm(model_cache)
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_dir(model_cache):
+    from robot_brain.testing import tiny_qwen2_vl
+    return tiny_qwen2_vl(model_cache)
+
+
+@pytest.fixture(scope="session")
+def tiny_whisper_dir(model_cache):
+    from robot_brain.testing import tiny_whisper
+    return tiny_whisper(model_cache)

@@ -1,0 +1,105 @@
+"""Replay of the committed sample bag, end to end."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from robot_brain.bags import BagError, make_typestore
+from robot_brain.config import Config
+from robot_brain.events import read_events
+from robot_brain.frames import ActionIntent, ImageFrame, ReplySentence, SpeechAudio, Turn
+from robot_brain.pipeline import Stage
+from robot_brain.replay import account, replay
+from robot_brain.turns import TurnTaker
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_bag"
+
+
+class SceneReporter(Stage):
+    """A stand-in brain at the seam: answers each turn with the size of the latest camera frame."""
+    accepts = (Turn, ImageFrame)
+
+    def __init__(self):
+        super().__init__("brain")
+        self.image = None
+
+    def process(self, frame):
+        if isinstance(frame, ImageFrame):
+            self.image = frame
+            return
+        h, w = self.image.image.shape[:2]
+        yield ReplySentence(text=f"I see a {w}x{h} picture taken at {self.image.stamp:.1f} s.", turn=frame.turn)
+        yield SpeechAudio(samples=np.full(1600, 0.1, np.float32), sample_rate=16000, turn=frame.turn)
+        yield ActionIntent(verb="point_at", target={"label": frame.text.split()[-1]}, turn=frame.turn,
+                           source=frame.source)
+
+
+def test_sample_bag_replays_with_the_available_stages(tmp_path):
+    result = replay(SAMPLE, tmp_path / "out", progress=False)
+    events = read_events(tmp_path / "out" / "events.jsonl")
+    turns = [e for e in events if e["type"] == "turn"]
+    assert [(e["text"], e["source"], e["stamp"]) for e in turns] == [("point at the blue ball", "typed", 11.0)]
+    assert result.stages == ["turns"]
+    assert {slot.name for slot in result.missing} == {"hearing", "brain", "intent_gate", "speech_out"}
+    assert result.report.read["/audio"] == 130 and result.report.read["/camera/image_raw/compressed"] == 65
+    assert result.report.skipped_total == 0
+    text = account(result)
+    assert "turn 1 [typed] heard: 'point at the blue ball'" in text
+    assert "not in this version: brain" in text
+
+
+def test_replay_writes_events_wav_and_output_bag(tmp_path):
+    stages = [TurnTaker("turns"), SceneReporter()]
+    result = replay(SAMPLE, tmp_path / "out", stages=stages, progress=False, storage="sqlite3")
+    events = read_events(result.out_dir / "events.jsonl")
+    replies = [e for e in events if e["type"] == "reply"]
+    assert replies == [{"type": "reply", "turn": 1, "t": replies[0]["t"], "stamp": 11.0,
+                        "text": "I see a 320x240 picture taken at 11.0 s.", "index": 0}]
+    intents = [e for e in events if e["type"] == "intent"]
+    assert intents[0]["intent"] == "point_at" and intents[0]["data"] == {"target": {"label": "ball"}}
+    assert events[-1]["type"] == "timeline" and "turn_start" in events[-1]["marks"]
+    audio, rate = soundfile.read(result.wav_path, dtype="float32")
+    assert rate == 16000 and len(audio) == 1600
+    from rosbags.rosbag2 import Reader
+    store = make_typestore()
+    with Reader(result.bag_path) as reader:
+        got = {c.topic: store.deserialize_cdr(raw, c.msgtype).data for c, _, raw in reader.messages()}
+    assert got["/robot_brain/reply"] == "I see a 320x240 picture taken at 11.0 s."
+    assert json.loads(got["/robot_brain/intents"])["intent"] == "point_at"
+
+
+def test_replay_is_deterministic_in_bag_pace(tmp_path):
+    def run(name):
+        stages = [TurnTaker("turns"), SceneReporter()]
+        result = replay(SAMPLE, tmp_path / name, stages=stages, progress=False)
+        return [(e["type"], e.get("text"), e.get("stamp")) for e in result.events if e["type"] != "timeline"]
+    assert run("a") == run("b")
+
+
+def test_missing_bag_is_a_clear_error(tmp_path):
+    with pytest.raises(BagError, match="no such bag"):
+        replay(tmp_path / "missing", tmp_path / "out", progress=False)
+
+
+def test_cli_replay_prints_the_account_and_exits_zero(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "robot_brain.cli", "replay", str(SAMPLE), "--out",
+                          str(tmp_path / "o"), "--quiet"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "o" / "events.jsonl").exists()
+    loud = subprocess.run([sys.executable, "-m", "robot_brain.cli", "replay", str(SAMPLE), "--out",
+                           str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert "heard: 'point at the blue ball'" in loud.stdout
+    bad = subprocess.run([sys.executable, "-m", "robot_brain.cli", "replay", str(tmp_path / "nope"), "--out",
+                          str(tmp_path / "o2")], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "no such bag" in bad.stderr
+
+
+def test_realtime_pace_feeds_at_the_bag_speed(tmp_path):
+    config = Config()
+    config.replay.pace, config.replay.speed = "realtime", 20.0
+    result = replay(SAMPLE, tmp_path / "rt", config, progress=False)
+    assert [e["text"] for e in result.events if e["type"] == "turn"] == ["point at the blue ball"]

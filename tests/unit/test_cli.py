@@ -1,0 +1,56 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from robot_brain.cli import main
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "robot_brain.cli", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_help_lists_the_subcommands():
+    out = run("--help")
+    assert out.returncode == 0
+    for command in ("demo", "replay", "bench", "models", "devices", "config"):
+        assert command in out.stdout
+
+
+@pytest.mark.parametrize("args, what", [(["demo"], "live webcam"), (["models", "list"], "model registry"),
+                                        (["bench", "e2e"], "end-to-end latency")])
+def test_unbuilt_commands_say_so_plainly(capsys, args, what):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert what in err and "not available in this version" in err and "robot-brain replay" in err
+
+
+def test_config_errors_exit_2_naming_the_key(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pipeline:\n  queue_size: -1\n")
+    assert main(["--config", str(bad), "config"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml" in err and "pipeline.queue_size" in err
+
+
+def test_config_prints_effective_values(capsys):
+    assert main(["--set", "pipeline.queue_size=8", "config"]) == 0
+    out = capsys.readouterr().out
+    assert "pipeline.queue_size = 8" in out and "(default 64)" in out
+
+
+def test_bench_pipeline_writes_json(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    assert main(["bench", "pipeline", "--json", str(path), "--frames", "200"]) == 0
+    result = json.loads(path.read_text())
+    assert result["frames"] == 200 and result["stages"] == 5
+    assert result["per_frame_overhead_us"] > 0
+    assert "µs per frame per stage" in capsys.readouterr().out
+
+
+def test_devices_lists_sections(capsys):
+    assert main(["devices", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert set(found) == {"compute", "audio", "cameras"} and found["compute"][0].startswith("cpu:")
