@@ -66,11 +66,20 @@ class ReplayConfig:
 
 
 @dataclass
+class BrainConfig:
+    model: str = _opt("tiny-random", "model folder, or tiny-random: a random SmolVLM-shaped model whose answers "
+                                     "are noise (for plumbing checks when no trained model is at hand)")
+    device: str = _opt("cpu", "torch device for the model: cpu, cuda, cuda:1, ...")
+    max_new_tokens: int = _opt(48, "longest reply, in tokens", min=1, max=4096)
+
+
+@dataclass
 class Config:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     topics: TopicsConfig = field(default_factory=TopicsConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
+    brain: BrainConfig = field(default_factory=BrainConfig)
     source: str = field(default="<defaults>", compare=False, repr=False)
 
 

@@ -25,6 +25,7 @@ class ReplayResult:
     report: BagReport
     stages: list[str]
     missing: list[StageSlot]
+    notes: list[str]
     stats: dict[str, StageStats]
     timelines: list[Timeline]
     wav_path: Path | None = None
@@ -52,9 +53,9 @@ def replay(bag: str | Path, out_dir: str | Path, config: Config | None = None, *
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if stages is None:
-        stages, missing = build_lineup(config)
+        stages, missing, notes = build_lineup(config)
     else:
-        missing = []
+        missing, notes = [], []
     clock = _BagClock()
     events = EventLog(out_dir / "events.jsonl", stamp=lambda: clock.now)
     bag_out = out_dir / "bag"
@@ -97,7 +98,7 @@ def replay(bag: str | Path, out_dir: str | Path, config: Config | None = None, *
     events.close()
     wav_path = _write_wav(out_dir / "reply.wav", events.audio)
     return ReplayResult(out_dir=out_dir, events=events.events, report=source.report,
-                        stages=[s.name for s in pipeline.stages], missing=missing, stats=pipeline.stats(),
+                        stages=[s.name for s in pipeline.stages], missing=missing, notes=notes, stats=pipeline.stats(),
                         timelines=timelines, wav_path=wav_path, bag_path=bag_out, stuck=stuck,
                         busy_timeouts=busy_timeouts)
 
@@ -113,7 +114,7 @@ def _write_wav(path: Path, chunks) -> Path | None:
 
 def account(result: ReplayResult) -> str:
     """A turn-by-turn account of what the robot heard, said and intended, then a summary."""
-    lines = []
+    lines = [f"NOTE: {note}" for note in result.notes]
     for e in result.events:
         kind = e["type"]
         if kind == "turn":

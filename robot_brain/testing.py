@@ -50,8 +50,9 @@ class Collector:
 def run_stage(stage: Stage, frames: Iterable[Frame], timeout: float = 30.0) -> list[Frame]:
     """Run `stage` alone over `frames` (in order, each to completion) and return what it emitted."""
     out = Collector()
-    with Pipeline([stage]) as pipeline:
-        pipeline.add_sink(out)
+    pipeline = Pipeline([stage])
+    pipeline.add_sink(out)
+    with pipeline:
         for frame in frames:
             pipeline.push(frame)
             if not pipeline.wait_idle(timeout):
@@ -105,14 +106,18 @@ def _cached(name: str, version: str, build: Callable[[Path], None], root: Path |
     target = (root or _cache_root()) / f"{name}-{key}"
     if (target / ".complete").exists():
         return target
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent if target.parent.exists() else None))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
     try:
         build(staging)
         (staging / ".complete").write_text("ok\n")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
+        if target.exists() and not (target / ".complete").exists():
+            shutil.rmtree(target, ignore_errors=True)
+        try:
+            staging.rename(target)
+        except OSError:
+            if not (target / ".complete").exists():   # another process may have won the race
+                raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target

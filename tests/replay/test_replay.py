@@ -43,13 +43,18 @@ def test_sample_bag_replays_with_the_available_stages(tmp_path):
     events = read_events(tmp_path / "out" / "events.jsonl")
     turns = [e for e in events if e["type"] == "turn"]
     assert [(e["text"], e["source"], e["stamp"]) for e in turns] == [("point at the blue ball", "typed", 11.0)]
-    assert result.stages == ["turns"]
-    assert {slot.name for slot in result.missing} == {"hearing", "brain", "intent_gate", "speech_out"}
+    assert result.stages == ["turns", "brain"]
+    assert {slot.name for slot in result.missing} == {"hearing", "intent_gate", "speech_out"}
+    replies = [e for e in events if e["type"] == "reply"]
+    assert replies and all(e["turn"] == 1 for e in replies)
+    done = next(e for e in events if e["type"] == "reply_done")
+    assert " ".join(e["text"] for e in replies).split() == done["text"].split()
     assert result.report.read["/audio"] == 130 and result.report.read["/camera/image_raw/compressed"] == 65
     assert result.report.skipped_total == 0
     text = account(result)
     assert "turn 1 [typed] heard: 'point at the blue ball'" in text
-    assert "not in this version: brain" in text
+    assert "not in this version: speech_out" in text
+    assert "answers are noise" in text
 
 
 def test_replay_writes_events_wav_and_output_bag(tmp_path):

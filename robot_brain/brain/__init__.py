@@ -1,0 +1,1 @@
+"""The brain: vision-language model back-ends that answer a turn about the latest camera frame."""

@@ -1,0 +1,61 @@
+import threading
+
+import numpy as np
+import pytest
+
+from robot_brain.brain.sentences import SentenceChunker
+from robot_brain.brain.vlm import VLMBrain
+from robot_brain.frames import ImageFrame, ReplyDelta, ReplyDone, ReplySentence, StageError, Stop, Turn
+from robot_brain.pipeline import Pipeline
+from robot_brain.testing import Collector, run_stage
+
+
+def test_sentence_chunker_emits_each_sentence_once_complete():
+    chunker = SentenceChunker()
+    assert chunker.feed("I see a red") == []
+    assert chunker.feed(" cup. It is on the") == ["I see a red cup."]
+    assert chunker.feed(" left! Shall I point? ") == ["It is on the left!", "Shall I point?"]
+    assert chunker.feed("Yes") == []
+    assert chunker.flush() == "Yes" and chunker.flush() == ""
+    assert SentenceChunker().feed("Version 2.5 is out. ") == ["Version 2.5 is out."]
+
+
+@pytest.mark.slow
+def test_vlm_brain_streams_a_reply_about_the_latest_frame(tiny_vlm_dir):
+    brain = VLMBrain(tiny_vlm_dir, max_new_tokens=12)
+    image = ImageFrame(image=np.zeros((240, 320, 3), np.uint8), stamp=1.0)
+    out = run_stage(brain, [image, Turn(text="what do you see", turn=1, source="typed")])
+    assert isinstance(out[0], Turn)
+    deltas = [f for f in out if isinstance(f, ReplyDelta)]
+    done = [f for f in out if isinstance(f, ReplyDone)]
+    sentences = [f.text for f in out if isinstance(f, ReplySentence)]
+    assert deltas and len(done) == 1 and sentences
+    assert "".join(d.text for d in deltas).strip() == done[0].text
+    assert " ".join(sentences).split() == done[0].text.split()
+    assert all(f.turn == 1 for f in out)
+    assert brain.latest_image is image
+
+
+@pytest.mark.slow
+def test_stop_cuts_generation_at_the_next_token(tiny_vlm_dir):
+    brain = VLMBrain(tiny_vlm_dir, max_new_tokens=4000)
+    out = Collector()
+    first = threading.Event()
+    with Pipeline([brain]) as pipeline:
+        pipeline.add_sink(out)
+        pipeline.add_sink(lambda f: first.set() if isinstance(f, ReplyDelta) else None)
+        pipeline.push(Turn(text="what do you see", turn=pipeline.turns.begin()))
+        assert first.wait(30)
+        pipeline.push(Stop(source="voice"))
+        assert pipeline.wait_idle(30)
+        timeline = pipeline.timelines.get(1)
+    assert not out.of(ReplyDone)
+    assert len(out.of(ReplyDelta)) < 400
+    assert "first_token" in timeline.marks
+
+
+def test_missing_model_folder_takes_the_brain_out_of_service(tmp_path):
+    out = run_stage(VLMBrain(tmp_path / "no-model"), [Turn(text="hello", turn=1)])
+    errors = [f for f in out if isinstance(f, StageError)]
+    assert errors and errors[0].fatal and "no model folder" in errors[0].error
+    assert [f.kind for f in out if not isinstance(f, StageError)] == ["Turn"]     # passes around it
