@@ -33,13 +33,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 VPY=.venv/bin/python
 
-if ! "$VPY" -c "import torch" 2>/dev/null; then
+if ! "$VPY" -W ignore -c "import torch" 2>/dev/null; then
   torch_pin=$(grep -E '^torch==' constraints.txt)
   echo "[setup] pip install $torch_pin (CPU build)"
   "$VPY" -m pip install -q "$torch_pin" 2> >(grep -v "is ignored: it is neither" >&2)
 fi
 # Never let pip replace the torch that is there (a CUDA or JetPack build would be lost).
-torch_version=$("$VPY" -c "import torch; print(torch.__version__.split('+')[0])")
+torch_version=$("$VPY" -W ignore -c "import torch; print(torch.__version__.split('+')[0])")
 grep -v '^torch==' constraints.txt > .venv/constraints.txt || true
 echo "torch==$torch_version" >> .venv/constraints.txt
 

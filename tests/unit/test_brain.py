@@ -59,3 +59,10 @@ def test_missing_model_folder_takes_the_brain_out_of_service(tmp_path):
     errors = [f for f in out if isinstance(f, StageError)]
     assert errors and errors[0].fatal and "no model folder" in errors[0].error
     assert [f.kind for f in out if not isinstance(f, StageError)] == ["Turn"]     # passes around it
+
+
+@pytest.mark.slow
+def test_vlm_brain_answers_without_a_camera_frame(tiny_vlm_dir):
+    out = run_stage(VLMBrain(tiny_vlm_dir, max_new_tokens=6), [Turn(text="hello", turn=3)])
+    assert [f.kind for f in out][0] == "Turn"
+    assert [f for f in out if isinstance(f, ReplyDone)][0].turn == 3
