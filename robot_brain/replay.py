@@ -50,6 +50,7 @@ def replay(bag: str | Path, out_dir: str | Path, config: Config | None = None, *
 
     config = config or Config()
     source = BagSource(bag, config)
+    total = len(source)                      # opens the bag: a broken one fails here, before any output
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if stages is None:
@@ -72,7 +73,7 @@ def replay(bag: str | Path, out_dir: str | Path, config: Config | None = None, *
     started, first_stamp = time.monotonic(), None
     pipeline.start()
     try:
-        for frame in tqdm(source, total=len(source), unit="msg", desc="replay", disable=not progress,
+        for frame in tqdm(source, total=total, unit="msg", desc="replay", disable=not progress,
                           leave=False):
             stamp = getattr(frame, "stamp", clock.now)
             clock.now = stamp

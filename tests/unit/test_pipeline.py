@@ -238,3 +238,12 @@ def test_frames_are_immutable():
         frame.image[0, 0, 0] = 1
     with pytest.raises(ValueError):
         AudioChunk(samples=np.zeros(4, np.int16))
+
+
+def test_fake_source_yields_camera_audio_blocks_and_text():
+    from robot_brain.testing import frames_from
+    frames = frames_from(texts=["hi"], images=[np.zeros((2, 2, 3), np.uint8)],
+                         audio=np.ones(1200, np.float32), block=512)
+    assert [f.kind for f in frames] == ["ImageFrame", "AudioChunk", "AudioChunk", "AudioChunk", "TextInput"]
+    assert [len(f.samples) for f in frames[1:4]] == [512, 512, 176]
+    assert frames[2].stamp == pytest.approx(512 / 16000)
