@@ -113,11 +113,6 @@ class BagSource:
         with self._open() as reader:
             return sum(c.msgcount for c in reader.connections if c.topic in self._handlers())
 
-    @property
-    def duration_s(self) -> float:
-        with self._open() as reader:
-            return reader.duration / 1e9
-
     def _open(self):
         from rosbags.rosbag2 import Reader
         try:
