@@ -106,10 +106,7 @@ class BagSource:
         self._audio_format = "S16LE"
 
     def __len__(self) -> int:
-        return self.message_count
-
-    @property
-    def message_count(self) -> int:
+        """Messages on the topics robot_brain reads (from the bag's metadata)."""
         with self._open() as reader:
             return sum(c.msgcount for c in reader.connections if c.topic in self._handlers())
 
@@ -176,18 +173,15 @@ class BagSource:
                     yield frame
 
     def _typestore_for(self, connections):
-        """Prefer each connection's own message definition (a bag knows its types best)."""
-        from rosbags.typesys import get_types_from_msg
-        extra = {}
-        for conn in connections:
-            msgdef = getattr(conn, "msgdef", None)
-            if msgdef is not None and getattr(msgdef, "data", "") and conn.msgtype.startswith("audio_common_msgs/"):
-                try:
-                    get_types_from_msg(msgdef.data, conn.msgtype)
-                    extra[conn.msgtype] = msgdef.data
-                except Exception:
-                    pass
-        return make_typestore(extra)
+        """Prefer the bag's own definitions of audio_common types (two packages share that name)."""
+        extra = {conn.msgtype: conn.msgdef.data for conn in connections
+                 if conn.msgtype.startswith("audio_common_msgs/") and getattr(conn.msgdef, "data", "")}
+        try:
+            return make_typestore(extra)
+        except Exception as exc:
+            log.warning("bag %s: its audio message definitions do not parse (%s); using the standard ones",
+                        self.path, exc)
+            return make_typestore()
 
     # ---- message → frame ----
 

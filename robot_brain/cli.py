@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--speed", type=float, help="speed factor for --pace realtime")
     replay.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap", help="output bag format")
     replay.add_argument("--quiet", action="store_true", help="no progress bar and no turn-by-turn account")
-    replay.set_defaults(func=cmd_replay)
+    replay.set_defaults(func=cmd_replay, config_flags={"pace": "replay.pace", "speed": "replay.speed"})
 
     bench = sub.add_parser("bench", help="benchmarks that print figures and write JSON")
     bench_sub = bench.add_subparsers(dest="bench", metavar="BENCH", required=True)
@@ -76,7 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
-        args.cfg = load_config(args.config, parse_overrides(args.set))
+        overrides = parse_overrides(args.set)
+        for flag, key in getattr(args, "config_flags", {}).items():   # command flags that are config keys
+            if getattr(args, flag) is not None:
+                overrides[key] = getattr(args, flag)
+        args.cfg = load_config(args.config, overrides)
         return args.func(args) or 0
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
@@ -109,14 +113,8 @@ def cmd_replay(args) -> int:
     from .bags import BagError
     from .replay import account, replay
 
-    overrides = parse_overrides(args.set)
-    if args.pace:
-        overrides["replay.pace"] = args.pace
-    if args.speed is not None:
-        overrides["replay.speed"] = args.speed
-    config = load_config(args.config, overrides)
     try:
-        result = replay(args.bag, args.out, config, storage=args.storage, progress=not args.quiet)
+        result = replay(args.bag, args.out, args.cfg, storage=args.storage, progress=not args.quiet)
     except BagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -20,6 +20,9 @@ class StageSlot:
         return self.build is not None
 
 
+TINY_RANDOM = "tiny-random"
+
+
 def _brain(config: Config) -> Stage:
     from .brain.vlm import VLMBrain
     model = config.brain.model
@@ -27,9 +30,6 @@ def _brain(config: Config) -> Stage:
         from .testing import tiny_idefics3_vlm
         model = str(tiny_idefics3_vlm())
     return VLMBrain(model, device=config.brain.device, max_new_tokens=config.brain.max_new_tokens)
-
-
-TINY_RANDOM = "tiny-random"
 
 
 LINEUP: tuple[StageSlot, ...] = (
