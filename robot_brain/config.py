@@ -74,12 +74,67 @@ class BrainConfig:
 
 
 @dataclass
+class HearingConfig:
+    vad_model: str = _opt("", "Silero VAD ONNX file; empty: the one faster-whisper ships")
+    threshold: float = _opt(0.5, "speech probability at which speech starts", min=0.05, max=0.99)
+    release: float = _opt(0.35, "probability below which a speech block counts as silence", min=0.01, max=0.99)
+    pre_roll_s: float = _opt(0.4, "audio kept from before speech started (s)", min=0.0, max=2.0)
+    min_speech_s: float = _opt(0.25, "shorter speech is ignored as noise (s)", min=0.03, max=5.0)
+    end_silence_s: float = _opt(0.5, "silence that ends the user's turn (s)", min=0.1, max=5.0)
+    max_utterance_s: float = _opt(20.0, "longer speech is cut into pieces of this length (s)", min=1.0, max=30.0)
+    barge_in: bool = _opt(True, "user speech while the robot talks interrupts it (needs an echo-cancelled mic, "
+                                "a headset, or a speaker the mic cannot hear)")
+    barge_in_s: float = _opt(0.5, "speech needed to interrupt the robot (s)", min=0.05, max=5.0)
+    self_speech_tail_s: float = _opt(0.3, "after the robot stops talking, audio is still treated as its echo "
+                                           "for this long (s)", min=0.0, max=3.0)
+
+
+@dataclass
+class AsrConfig:
+    model: str = _opt("tiny-random", "faster-whisper model: a size (tiny, base.en, small, ...; downloaded once), "
+                                     "a CTranslate2 folder, or tiny-random (random weights: transcripts are noise)")
+    device: str = _opt("cpu", "cpu, cuda, cuda:1, or auto")
+    compute_type: str = _opt("auto", "CTranslate2 compute type; auto: int8 on CPU, float16 on CUDA")
+    language: str = _opt("", "spoken language code (en, de, zh, ...); empty: detect per utterance")
+    beam_size: int = _opt(1, "beam width (1: greedy, fastest)", min=1, max=10)
+    cpu_threads: int = _opt(0, "CPU threads for Whisper (0: CTranslate2's default)", min=0, max=256)
+    no_speech_threshold: float = _opt(0.6, "drop a segment Whisper thinks is not speech above this probability",
+                                      min=0.0, max=1.0)
+    logprob_threshold: float = _opt(-1.0, "drop a segment whose mean token log-probability is lower", max=0.0)
+    compression_ratio_threshold: float = _opt(2.4, "drop a segment that repeats itself (gzip ratio above this)",
+                                              min=1.0)
+
+
+@dataclass
+class StopConfig:
+    words: tuple[str, ...] = _opt(("stop", "halt", "停", "멈춰"), "words that stop the robot at once "
+                                  "(each must be a label of the spotter model)")
+    model: str = _opt("", "stop-word spotter (.npz from scripts/train_stop_spotter.py); empty: the bundled one")
+    threshold: float = _opt(0.6, "spotter probability that counts as a stop word", min=0.05, max=0.999)
+    hop_s: float = _opt(0.04, "how often the spotter looks at the last second of audio (s)", min=0.01, max=0.5)
+
+
+@dataclass
+class TtsConfig:
+    backend: Literal["pyttsx3"] = _opt("pyttsx3", "speech synthesiser (pyttsx3 = espeak-ng on Linux, SAPI5 on "
+                                                  "Windows, NSSpeech on macOS)")
+    voice: str = _opt("", "voice id or name for the back-end; empty: its default")
+    rate: int = _opt(0, "speaking rate in words per minute (0: the back-end's default)", min=0, max=600)
+    output: str = _opt("default", "playback device (name or index), default, or none (no speaker)")
+    block_s: float = _opt(0.02, "playback block: the longest it takes to cut speech (s)", min=0.005, max=0.05)
+
+
+@dataclass
 class Config:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     topics: TopicsConfig = field(default_factory=TopicsConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     brain: BrainConfig = field(default_factory=BrainConfig)
+    hearing: HearingConfig = field(default_factory=HearingConfig)
+    asr: AsrConfig = field(default_factory=AsrConfig)
+    stop: StopConfig = field(default_factory=StopConfig)
+    tts: TtsConfig = field(default_factory=TtsConfig)
     source: str = field(default="<defaults>", compare=False, repr=False)
 
 
@@ -188,6 +243,12 @@ def _coerce(value: Any, hint: Any, f: dataclasses.Field, key: str, source: str) 
             raise ConfigError(f"{source}: {key} = {_show(value)} is not allowed; allowed values: "
                               f"{', '.join(map(str, allowed))}")
         return value
+    if origin is tuple and typing.get_args(hint) == (str, Ellipsis):
+        if isinstance(value, str):          # from --set: comma-separated
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{source}: {key} must be a list of strings, got {_show(value)}")
+        return tuple(value)
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{source}: {key} must be true or false, got {_show(value)}")

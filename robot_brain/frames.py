@@ -174,6 +174,12 @@ class SpeechAudio(Frame):
 
 
 @_frame
+class Speaking(Frame):
+    """The robot's voice started (active=True) or stopped playing."""
+    active: bool
+
+
+@_frame
 class ActionIntent(Frame):
     verb: str
     params: dict[str, Any] = field(default_factory=dict)

@@ -1,19 +1,29 @@
 """The standard line-up of stages, in pipeline order, and which of them this version provides."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from .config import Config
 from .pipeline import Stage
+from .speech.player import AudioSink
+from .speech.speaking import SpeakingState
 from .turns import TurnTaker
+
+
+@dataclass
+class Shared:
+    """What several stages of one line-up share: the robot's speaking state and where its voice goes."""
+    speaking: SpeakingState
+    sink: AudioSink | None = None        # None: from tts.output
+    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class StageSlot:
     name: str
     what: str
-    build: Callable[[Config], Stage] | None = None   # None: not available in this version
+    build: Callable[[Config, Shared], Stage] | None = None   # None: not available in this version
 
     @property
     def available(self) -> bool:
@@ -23,7 +33,40 @@ class StageSlot:
 TINY_RANDOM = "tiny-random"
 
 
-def _brain(config: Config) -> Stage:
+def _stop_path(config: Config, shared: Shared) -> Stage:
+    from .speech.stop_path import StopSpotter
+    c = config.stop
+    return StopSpotter(c.words, model=c.model, threshold=c.threshold, hop_s=c.hop_s)
+
+
+def _hearing(config: Config, shared: Shared) -> Stage:
+    from .speech.endpointer import EndpointSettings
+    from .speech.hearing import Hearing
+    c = config.hearing
+    settings = EndpointSettings(threshold=c.threshold, release=min(c.release, c.threshold), pre_roll_s=c.pre_roll_s,
+                                min_speech_s=c.min_speech_s, end_silence_s=c.end_silence_s,
+                                max_utterance_s=c.max_utterance_s)
+    return Hearing(settings, speaking=shared.speaking, barge_in=c.barge_in, barge_in_s=c.barge_in_s,
+                   vad_model=c.vad_model)
+
+
+def _asr(config: Config, shared: Shared) -> Stage:
+    from .speech.asr import Guard, WhisperAsr
+    c = config.asr
+    model = c.model
+    if model == TINY_RANDOM:
+        from .testing import tiny_whisper
+        model = str(tiny_whisper())
+    guard = Guard(c.no_speech_threshold, c.logprob_threshold, c.compression_ratio_threshold)
+    return WhisperAsr(model, device=c.device, compute_type=c.compute_type, language=c.language,
+                      beam_size=c.beam_size, cpu_threads=c.cpu_threads, guard=guard)
+
+
+def _turns(config: Config, shared: Shared) -> Stage:
+    return TurnTaker("turns", stop_words=config.stop.words)
+
+
+def _brain(config: Config, shared: Shared) -> Stage:
     from .brain.vlm import VLMBrain
     model = config.brain.model
     if model == TINY_RANDOM:
@@ -32,27 +75,51 @@ def _brain(config: Config) -> Stage:
     return VLMBrain(model, device=config.brain.device, max_new_tokens=config.brain.max_new_tokens)
 
 
+def _speech_out(config: Config, shared: Shared) -> Stage:
+    from .speech.player import make_sink
+    from .speech.speech_out import SpeechOut
+    from .speech.tts import make_voice
+    c = config.tts
+    voice = make_voice(c.backend, voice=c.voice, rate=c.rate)
+    sink = shared.sink if shared.sink is not None else make_sink(c.output, block_s=c.block_s)
+    return SpeechOut(voice, sink, speaking=shared.speaking, block_s=c.block_s)
+
+
 LINEUP: tuple[StageSlot, ...] = (
-    StageSlot("hearing", "voice activity detection, Whisper speech recognition and the stop word"),
-    StageSlot("turns", "turn taking (typed text and final transcripts become turns)", lambda c: TurnTaker("turns")),
+    StageSlot("stop_path", "the stop word, spotted on every audio block", _stop_path),
+    StageSlot("hearing", "voice activity detection and end of turn", _hearing),
+    StageSlot("asr", "Whisper speech recognition", _asr),
+    StageSlot("turns", "turn taking (typed text and final transcripts become turns)", _turns),
     StageSlot("brain", "the vision-language model that answers", _brain),
     StageSlot("intent_gate", "action intents and the safety gate"),
-    StageSlot("speech_out", "text-to-speech and playback"),
+    StageSlot("speech_out", "text-to-speech and playback", _speech_out),
 )
 
 
-def build_lineup(config: Config) -> tuple[list[Stage], list[StageSlot], list[str]]:
-    """The stages this version can build, the slots it cannot, and notes the user must see."""
+def build_lineup(config: Config, *, sink: AudioSink | None = None,
+                 only: set[str] | None = None) -> tuple[list[Stage], list[StageSlot], list[str]]:
+    """The stages this version can build, the slots it cannot, and notes the user must see.
+
+    `sink`: where the robot's voice goes (default: tts.output). `only`: build just these slots.
+    """
+    shared = Shared(speaking=SpeakingState(tail_s=config.hearing.self_speech_tail_s), sink=sink)
     stages, missing, notes = [], [], []
     for slot in LINEUP:
+        if only is not None and slot.name not in only:
+            continue
         if not slot.available:
             missing.append(slot)
             continue
         try:
-            stages.append(slot.build(config))
+            stages.append(slot.build(config, shared))
         except ImportError as exc:
             missing.append(StageSlot(slot.name, f"{slot.what}; cannot be built here: {exc}"))
-    if config.brain.model == TINY_RANDOM and any(s.name == "brain" for s in stages):
+    built = {s.name for s in stages}
+    if config.brain.model == TINY_RANDOM and "brain" in built:
         notes.append("the brain is a tiny random SmolVLM-shaped model: its answers are noise. "
                      "Set brain.model to a model folder for real answers.")
+    if config.asr.model == TINY_RANDOM and "asr" in built:
+        notes.append("speech recognition is a tiny random Whisper-shaped model: it hears noise, and its guard "
+                     "drops most of it. Set asr.model to a Whisper size or folder for real transcripts; "
+                     "the stop word works regardless.")
     return stages, missing, notes

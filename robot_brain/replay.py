@@ -13,6 +13,7 @@ from .bags import BagRecorder, BagReport, BagSource
 from .config import Config
 from .events import EventLog
 from .lineup import StageSlot, build_lineup
+from .speech.player import NullSink
 from .pipeline import Pipeline, Stage, StageStats, Timeline
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def replay(bag: str | Path, out_dir: str | Path, config: Config | None = None, *
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if stages is None:
-        stages, missing, notes = build_lineup(config)
+        stages, missing, notes = build_lineup(config, sink=NullSink(realtime=config.replay.pace == "realtime"))
     else:
         missing, notes = [], []
     clock = _BagClock()

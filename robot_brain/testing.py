@@ -3,6 +3,7 @@
 - `Collector`: a pipeline sink that keeps what came out.
 - `run_stage(stage, frames)`: run one stage over frames in a real pipeline, return what it emitted.
 - `frames_from(...)`: a fake source turning lists/arrays into frames.
+- `spoken(text)`: real espeak-ng speech as 16 kHz float32, for tests, benchmarks and training.
 - `tiny_idefics3_vlm`, `tiny_qwen2_vl`, `tiny_whisper`: random-weight models of the real
   architectures (SmolVLM v1 / Idefics3, Qwen2-VL, Whisper → CTranslate2 for faster-whisper),
   built offline with fixed seeds and cached on disk, so the real loading code is exercised.
@@ -14,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import threading
 from pathlib import Path
@@ -91,6 +93,26 @@ QWEN2_VL_CHAT_TEMPLATE = (
     "{% for c in message['content'] %}{% if c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
     "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n"
     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+# ---- real synthetic speech ---------------------------------------------------------------------
+
+def spoken(text: str, *, voice: str = "en-us", speed: int = 160, pitch: int = 50,
+           sample_rate: int = 16000) -> np.ndarray:
+    """espeak-ng speech of `text` as float32 mono at `sample_rate` (needs the espeak-ng program)."""
+    import io
+
+    import soundfile
+    import soxr
+    try:
+        wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", text],
+                             capture_output=True, check=True, timeout=30).stdout
+    except FileNotFoundError as exc:
+        raise RuntimeError("espeak-ng is not installed (apt install espeak-ng)") from exc
+    audio, rate = soundfile.read(io.BytesIO(wav), dtype="float32")
+    if audio.ndim == 2:
+        audio = audio.mean(axis=1)
+    return soxr.resample(audio, rate, sample_rate).astype(np.float32) if rate != sample_rate else audio
 
 
 def _cache_root() -> Path:

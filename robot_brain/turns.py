@@ -1,9 +1,10 @@
 """Turn taking: an authorised user utterance (final transcript or typed text) becomes a Turn."""
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
-from .frames import Frame, TextInput, Transcript, Turn
+from .frames import Frame, Stop, TextInput, Transcript, Turn
 from .pipeline import Stage
 
 
@@ -12,18 +13,38 @@ class TurnTaker(Stage):
 
     Only these two sources make Turns, which is what lets the brain and the intent gate trust
     that a Turn came from a person (never from text the camera happens to see).
+
+    A turn that is only a stop word ("stop", "halt!") is a Stop instead: a second road for a stop
+    the audio spotter missed, and the road for typed stops.
     """
 
     accepts = (TextInput, Transcript)
 
+    def __init__(self, name: str = "turns", *, stop_words: Iterable[str] = ()) -> None:
+        super().__init__(name)
+        self.stop_words = {w.casefold() for w in stop_words}
+
+    def _is_stop(self, text: str) -> bool:
+        return re.sub(r"[\W_]+", " ", text).strip().casefold() in self.stop_words
+
+    def _stop(self, source: str, text: str) -> Iterable[Frame]:
+        from .speech.stop_path import stop_intent
+        reason = f"{source} {text.strip()!r}"
+        yield Stop(source=source, reason=reason)
+        yield stop_intent(source, 1.0, reason)
+
     def process(self, frame: Frame) -> Iterable[Frame]:
-        if isinstance(frame, TextInput):
+        if isinstance(frame, TextInput) and self._is_stop(frame.text):
+            yield from self._stop("typed", frame.text)
+        elif isinstance(frame, TextInput):
             turn = self.ctx.turns.begin()
             self.ctx.mark(turn, "turn_start")
             yield Turn(text=frame.text, source="typed", turn=turn)
         elif isinstance(frame, Transcript):
             yield frame
-            if frame.final and frame.text.strip():
+            if frame.final and self._is_stop(frame.text):
+                yield from self._stop("voice", frame.text)
+            elif frame.final and frame.text.strip():
                 turn = frame.turn or self.ctx.turns.begin()
                 self.ctx.mark(turn, "turn_start")
                 yield Turn(text=frame.text.strip(), source="voice", language=frame.language, turn=turn)
