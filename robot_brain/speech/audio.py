@@ -87,6 +87,14 @@ class AudioConformer:
         self._dc = (1.0 - weight) * self._dc + weight * mean
         return (x - np.float32(self._dc)).astype(np.float32)
 
+    def flush(self) -> np.ndarray:
+        """At the end of a stream: the samples the resampler still holds."""
+        if self._resampler is None:
+            return np.zeros(0, np.float32)
+        rest = self._resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+        self._resampler = None
+        return np.ascontiguousarray(rest, dtype=np.float32)
+
     def _resample(self, x: np.ndarray, sample_rate: int) -> np.ndarray:
         import soxr
         if self._resampler is None or self._source_rate != sample_rate:
@@ -111,6 +119,9 @@ def chunks_of(samples: np.ndarray, sample_rate: int, *, block_s: float = 0.1, st
             time.sleep(max(0.0, begin + (i + block) / sample_rate - time.monotonic()))
         if out.size:
             yield AudioChunk(samples=out, sample_rate=conform.target_rate, stamp=start_stamp + i / sample_rate)
+    rest = conform.flush()
+    if rest.size:
+        yield AudioChunk(samples=rest, sample_rate=conform.target_rate, stamp=start_stamp + len(samples) / sample_rate)
 
 
 def wav_chunks(path: str | Path, *, block_s: float = 0.1, realtime: bool = False) -> Iterator[AudioChunk]:
@@ -131,3 +142,6 @@ def wav_chunks(path: str | Path, *, block_s: float = 0.1, realtime: bool = False
             time.sleep(max(0.0, begin + read / info.samplerate - time.monotonic()))
         if out.size:
             yield AudioChunk(samples=out, sample_rate=conform.target_rate, stamp=stamp)
+    rest = conform.flush()
+    if rest.size:
+        yield AudioChunk(samples=rest, sample_rate=conform.target_rate, stamp=read / info.samplerate)

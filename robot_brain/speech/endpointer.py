@@ -39,6 +39,7 @@ class Utterance:
     cut: bool = False               # ended by max_utterance_s, not by silence
     while_robot_spoke: bool = False # began while the robot's voice was playing
     barged_in: bool = False         # ...and then interrupted it
+    user_voiced_s: float = 0.0      # speech louder than the robot's echo while it spoke
 
     @property
     def end_stamp(self) -> float:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Iterable
 
 import numpy as np
@@ -14,12 +15,42 @@ from .speaking import SpeakingState
 from .vad import BLOCK, SileroVad
 
 
+class EchoGate:
+    """Tells the user's voice from the robot's own echo while the robot talks (a Geigel-style double-talk test).
+
+    It learns how loud the robot's voice comes back into the microphone relative to what is played
+    (the echo gain) and counts a block as the user's only when it is `margin` times louder than
+    that. Until it has heard `learn_blocks` blocks of the robot talking it counts nothing, so the
+    robot cannot interrupt itself.
+    """
+
+    def __init__(self, margin: float = 2.0, learn_blocks: int = 15, keep: int = 300) -> None:
+        self.margin = margin
+        self.learn_blocks = learn_blocks
+        self._ratios: deque[float] = deque(maxlen=keep)
+
+    @property
+    def echo_gain(self) -> float | None:
+        if len(self._ratios) < self.learn_blocks:
+            return None
+        return float(np.percentile(self._ratios, 90))
+
+    def is_user(self, block_rms: float, reference_rms: float, voiced: bool) -> bool:
+        ratio = block_rms / max(reference_rms, 1e-4)
+        gain = self.echo_gain
+        user = voiced and gain is not None and ratio > self.margin * max(gain, 1e-3)
+        if not user:
+            self._ratios.append(ratio)
+        return user
+
+
 class Hearing(Stage):
     """Runs Silero VAD on every 32 ms block and cuts the stream into the user's utterances.
 
     While the robot is speaking (per `speaking`), what the microphone hears is presumed to be the
     robot's own voice and never becomes an utterance, unless it is user speech long enough to barge
-    in (`barge_in_s`): then the robot is interrupted and the utterance becomes a turn.
+    in (`barge_in_s` of blocks that the EchoGate judges louder than the robot's echo): then the
+    robot is interrupted and the utterance becomes a turn.
     """
 
     accepts = (AudioChunk,)
@@ -42,6 +73,7 @@ class Hearing(Stage):
         self._conform = AudioConformer(name=f"{self.name} input")
         self._pending = np.zeros(0, np.float32)
         self._pending_stamp = 0.0
+        self.echo = EchoGate()
 
     def process(self, frame: Frame) -> Iterable[Frame]:
         if not isinstance(frame, AudioChunk):
@@ -73,6 +105,9 @@ class Hearing(Stage):
         if current is not None and not was_in_speech and self.speaking.at(block.t):
             current.while_robot_spoke = True
         if current is not None and current.while_robot_spoke and not current.barged_in:
+            rms = float(np.sqrt(np.mean(np.square(block.samples))))
+            if self.echo.is_user(rms, self.speaking.reference_level(block.t), block.prob >= self.settings.release):
+                current.user_voiced_s += len(block.samples) / SAMPLE_RATE
             yield from self._maybe_barge_in(current)
         for event in events:
             u = event.utterance
@@ -91,11 +126,11 @@ class Hearing(Stage):
                     yield self._ended(u, event.audio)
 
     def _maybe_barge_in(self, u: Utterance) -> Iterable[Frame]:
-        if not self.barge_in or u.voiced_s < self.barge_in_s:
+        if not self.barge_in or u.user_voiced_s < self.barge_in_s:
             return
         u.barged_in = True
         self.counts["barge_ins"] += 1
-        self.ctx.log.info("barge-in: %.2f s of user speech while the robot was talking", u.voiced_s)
+        self.ctx.log.info("barge-in: %.2f s of user speech while the robot was talking", u.user_voiced_s)
         yield Interrupt(reason="barge-in")
         yield SpeechStarted(stamp=u.start_stamp)
 

@@ -14,6 +14,17 @@ class SpeakingState:
         self._lock = threading.Lock()
         self._since: float | None = None
         self._past: deque[tuple[float, float]] = deque(maxlen=keep)
+        self._levels: deque[tuple[float, float, float]] = deque(maxlen=512)   # (start, end, rms) of played blocks
+
+    def played(self, rms: float, start: float, duration: float) -> None:
+        """Playback reference: a block of this loudness plays from `start` for `duration` seconds."""
+        with self._lock:
+            self._levels.append((start, start + duration, rms))
+
+    def reference_level(self, t: float, max_delay_s: float = 0.25) -> float:
+        """Loudest playback that the microphone could be hearing at `t` (echo arrives up to max_delay_s late)."""
+        with self._lock:
+            return max((rms for start, end, rms in self._levels if start <= t and end >= t - max_delay_s), default=0.0)
 
     def start(self, t: float | None = None) -> bool:
         """Playback began. True when this changed the state."""

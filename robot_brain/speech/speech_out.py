@@ -4,6 +4,8 @@ from __future__ import annotations
 import time
 from typing import Iterable
 
+import numpy as np
+
 from ..frames import ControlFrame, Frame, Interrupt, ReplyDone, ReplySentence, Speaking, SpeechAudio, Stop
 from ..pipeline import Stage
 from .player import AudioSink
@@ -64,7 +66,10 @@ class SpeechOut(Stage):
                 return
             if self.speaking.start():
                 yield Speaking(turn=sentence.turn, active=True)
-            self.sink.write(samples[start:start + block], rate)
+            chunk = samples[start:start + block]
+            self.sink.write(chunk, rate)
+            self.speaking.played(float(np.sqrt(np.mean(np.square(chunk)))), time.monotonic() + self.sink.latency_s,
+                                 len(chunk) / rate)
             self.ctx.mark(sentence.turn, "first_audio_out")
 
     def _silence(self, control: ControlFrame) -> Iterable[Frame]:
