@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     bp.add_argument("--frames", type=int, default=2000)
     bp.add_argument("--stages", type=int, default=5)
     bp.set_defaults(func=cmd_bench_pipeline)
+    bs = bench_sub.add_parser("speech", help="ASR real-time factor, VAD cost, TTS first audio, stop latency "
+                              "(targets: stop p99 <= 0.2 s, VAD <= 2%% of real time, 3 s utterance < 0.5 s)")
+    bs.add_argument("--json", type=Path, metavar="FILE", help="write the figures here")
+    bs.add_argument("--trials", type=int, default=50, help="spoken stops, fed in real time (about 2 s each)")
+    bs.set_defaults(func=cmd_bench_speech)
     be = bench_sub.add_parser("e2e", help="end-of-speech to first-audio latency (not in this version)")
     be.set_defaults(func=lambda a: _not_available("the end-to-end latency benchmark"))
 
@@ -134,6 +139,30 @@ def cmd_bench_pipeline(args) -> int:
           f"p95 {result['per_frame_overhead_p95_us']} µs) over {result['frames']} frames x {result['stages']} "
           f"stages; streamed {result['stream_frames_per_s']:.0f} frames/s. {verdict} the "
           f"{result['target_us']:.0f} µs target.")
+    return 0
+
+
+def cmd_bench_speech(args) -> int:
+    from tqdm import tqdm
+
+    from .bench import write_json
+    from .bench_speech import bench_speech
+    if args.trials < 1:
+        raise ConfigError("--trials must be at least 1")
+    print("measuring ASR, VAD and TTS (building Whisper-shaped models on first use) ...", flush=True)
+    with tqdm(total=args.trials, desc="stop trials", unit="trial") as bar:
+        result = bench_speech(args.trials, progress=lambda what, n, total: bar.update(n - bar.n))
+    write_json(result, args.json)
+    r = result
+    print(f"ASR (int8 CPU, 3 s utterance): tiny-shaped {r['asr_3s_tiny_s']:.3f} s (RTF {r['asr_rtf_tiny']}), "
+          f"base-shaped {r['asr_3s_base_s']:.3f} s (RTF {r['asr_rtf_base']})")
+    print(f"VAD: {100 * r['vad_rtf']:.2f} % of real time; TTS first audio: {1000 * r['tts_first_audio_s']:.0f} ms")
+    print(f"stop: {r['stop_detected']}/{r['stop_trials']} spoken stops caught while the brain was busy and the robot "
+          f"talked; latency from the end of the word p50 {1000 * r['stop_latency_p50_s']:.0f} ms, "
+          f"p99 {1000 * r['stop_latency_p99_s']:.0f} ms; speech silenced {1000 * r['stop_to_silent_p50_s']:.0f} ms "
+          f"(p50) after the Stop")
+    misses = [k for k, ok in r["targets"].items() if not ok]
+    print("targets: " + ("all met" if not misses else "MISSED " + ", ".join(misses)))
     return 0
 
 

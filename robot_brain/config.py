@@ -97,7 +97,7 @@ class AsrConfig:
     compute_type: str = _opt("auto", "CTranslate2 compute type; auto: int8 on CPU, float16 on CUDA")
     language: str = _opt("", "spoken language code (en, de, zh, ...); empty: detect per utterance")
     beam_size: int = _opt(1, "beam width (1: greedy, fastest)", min=1, max=10)
-    cpu_threads: int = _opt(0, "CPU threads for Whisper (0: CTranslate2's default)", min=0, max=256)
+    cpu_threads: int = _opt(0, "CPU threads for Whisper (0: one per core, up to 8)", min=0, max=256)
     no_speech_threshold: float = _opt(0.6, "drop a segment Whisper thinks is not speech above this probability",
                                       min=0.0, max=1.0)
     logprob_threshold: float = _opt(-1.0, "drop a segment whose mean token log-probability is lower", max=0.0)
@@ -110,7 +110,7 @@ class StopConfig:
     words: tuple[str, ...] = _opt(("stop", "halt", "停", "멈춰"), "words that stop the robot at once "
                                   "(each must be a label of the spotter model)")
     model: str = _opt("", "stop-word spotter (.npz from scripts/train_stop_spotter.py); empty: the bundled one")
-    threshold: float = _opt(0.6, "spotter probability that counts as a stop word", min=0.05, max=0.999)
+    threshold: float = _opt(0.9, "spotter probability that counts as a stop word", min=0.05, max=0.999)
     hop_s: float = _opt(0.04, "how often the spotter looks at the last second of audio (s)", min=0.01, max=0.5)
 
 

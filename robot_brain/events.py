@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .bags import intent_payload
-from .frames import (ActionIntent, Frame, Interrupt, ReplyDone, ReplySentence, SpeechAudio, StageError, Stop,
-                     Transcript, Turn)
+from .frames import (ActionIntent, Frame, Interrupt, ReplyDone, ReplySentence, Speaking, SpeechAudio, SpeechEnded,
+                     SpeechStarted, StageError, Stop, Transcript, Turn)
 
 
 def event_of(frame: Frame) -> dict[str, Any] | None:
@@ -33,6 +33,12 @@ def event_of(frame: Frame) -> dict[str, Any] | None:
         return {"type": "stop", "source": frame.source, "reason": frame.reason}
     if isinstance(frame, Interrupt):
         return {"type": "interrupt", "reason": frame.reason}
+    if isinstance(frame, SpeechStarted):
+        return {"type": "speech_started"}
+    if isinstance(frame, SpeechEnded):
+        return {"type": "speech_ended", "duration": round(len(frame.audio) / frame.sample_rate, 3)}
+    if isinstance(frame, Speaking):
+        return {"type": "speaking", "active": frame.active}
     if isinstance(frame, StageError):
         return {"type": "error", "stage": frame.stage, "error": frame.error, "fatal": frame.fatal}
     return None

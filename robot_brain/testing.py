@@ -225,8 +225,14 @@ def tiny_qwen2_vl(root: Path | None = None) -> Path:
     return _cached("qwen2-vl", "1", build, root)
 
 
-def tiny_whisper(root: Path | None = None) -> Path:
+#: (d_model, layers, heads, ffn) of random Whisper models: "test" is tiny for tests; "tiny" and "base"
+#: have the real whisper-tiny / whisper-base shapes, for speed measurements.
+WHISPER_SHAPES = {"test": (64, 2, 2, 128), "tiny": (384, 4, 6, 1536), "base": (512, 6, 8, 2048)}
+
+
+def tiny_whisper(root: Path | None = None, shape: str = "test") -> Path:
     """A random multilingual Whisper converted to CTranslate2 int8: a folder faster_whisper.WhisperModel loads."""
+    d_model, layers, heads, ffn = WHISPER_SHAPES[shape]
 
     def build(path: Path) -> None:
         import ctranslate2
@@ -248,9 +254,9 @@ def tiny_whisper(root: Path | None = None) -> Path:
                        "<|notimestamps|>"])
         tok = WhisperTokenizer(vocab=vocab, merges=merges, extra_special_tokens=specials)
         tok.add_tokens(["<|%.2f|>" % (k * 0.02) for k in range(1501)])
-        cfg = WhisperConfig(vocab_size=len(tok), num_mel_bins=80, d_model=64, encoder_layers=2, decoder_layers=2,
-                            encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=128,
-                            decoder_ffn_dim=128, max_source_positions=1500, max_target_positions=448,
+        cfg = WhisperConfig(vocab_size=len(tok), num_mel_bins=80, d_model=d_model, encoder_layers=layers,
+                            decoder_layers=layers, encoder_attention_heads=heads, decoder_attention_heads=heads,
+                            encoder_ffn_dim=ffn, decoder_ffn_dim=ffn, max_source_positions=1500, max_target_positions=448,
                             pad_token_id=50257, bos_token_id=50257, eos_token_id=50257,
                             decoder_start_token_id=50258, suppress_tokens=[], begin_suppress_tokens=[50257])
         hf = path / "hf"
@@ -271,4 +277,4 @@ def tiny_whisper(root: Path | None = None) -> Path:
             item.rename(path / item.name)
         ct2.rmdir()
 
-    return _cached("whisper", "1", build, root)
+    return _cached("whisper" if shape == "test" else f"whisper-{shape}", "1", build, root)

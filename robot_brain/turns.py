@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Iterable
 
 from .frames import Frame, Stop, TextInput, Transcript, Turn
@@ -19,10 +20,12 @@ class TurnTaker(Stage):
     """
 
     accepts = (TextInput, Transcript)
+    STOP_ECHO_S = 3.0      # a transcript "stop" this soon after a Stop is that same stop, transcribed
 
     def __init__(self, name: str = "turns", *, stop_words: Iterable[str] = ()) -> None:
         super().__init__(name)
         self.stop_words = {w.casefold() for w in stop_words}
+        self._last_stop = float("-inf")
 
     def _is_stop(self, text: str) -> bool:
         return re.sub(r"[\W_]+", " ", text).strip().casefold() in self.stop_words
@@ -34,7 +37,9 @@ class TurnTaker(Stage):
         yield stop_intent(source, 1.0, reason)
 
     def process(self, frame: Frame) -> Iterable[Frame]:
-        if isinstance(frame, TextInput) and self._is_stop(frame.text):
+        if isinstance(frame, Stop):
+            self._last_stop = time.monotonic()
+        elif isinstance(frame, TextInput) and self._is_stop(frame.text):
             yield from self._stop("typed", frame.text)
         elif isinstance(frame, TextInput):
             turn = self.ctx.turns.begin()
@@ -43,7 +48,8 @@ class TurnTaker(Stage):
         elif isinstance(frame, Transcript):
             yield frame
             if frame.final and self._is_stop(frame.text):
-                yield from self._stop("voice", frame.text)
+                if time.monotonic() - self._last_stop > self.STOP_ECHO_S:   # not the word the spotter already caught
+                    yield from self._stop("voice", frame.text)
             elif frame.final and frame.text.strip():
                 turn = frame.turn or self.ctx.turns.begin()
                 self.ctx.mark(turn, "turn_start")

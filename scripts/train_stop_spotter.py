@@ -121,6 +121,23 @@ def make_jobs(rng: random.Random, variants, renders_per_text: int):
     return pos + neg
 
 
+def load_extra(folder: Path, labels: list[str]) -> list[tuple[str, np.ndarray]]:
+    """Recordings in folder/<label>/*.wav (label: a stop word, or _other for anything else)."""
+    import soundfile
+    import soxr
+    out = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if sub.name not in labels:
+            print(f"skip {sub}: not one of the labels {labels}", file=sys.stderr)
+            continue
+        for f in sorted(sub.glob("*.wav")):
+            audio, rate = soundfile.read(f, dtype="float32", always_2d=True)
+            mono = audio.mean(axis=1)
+            out.append((sub.name, (soxr.resample(mono, rate, RATE) if rate != RATE else mono).astype(np.float32)))
+    print(f"{len(out)} recordings from {folder}")
+    return out
+
+
 def windows(examples, labels, rng: np.random.Generator, per_example: int):
     n = int(WINDOW_S * RATE)
     feats, ys = [], []
@@ -212,11 +229,13 @@ def evaluate(net: KeywordNet, examples, threshold: float, rng: np.random.Generat
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("robot_brain/speech/assets/stop_spotter.npz"))
-    ap.add_argument("--renders", type=int, default=24, help="renders per keyword text (voices × speeds × pitches)")
-    ap.add_argument("--windows", type=int, default=3, help="training windows cut from each render")
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--renders", type=int, default=60, help="renders per keyword text (voices × speeds × pitches)")
+    ap.add_argument("--windows", type=int, default=4, help="training windows cut from each render")
+    ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threshold", type=float, default=0.6)
+    ap.add_argument("--threshold", type=float, default=0.9)
+    ap.add_argument("--extra", type=Path, help="your own recordings: DIR/<label>/*.wav (labels: the stop words "
+                                               "and _other)")
     args = ap.parse_args(argv)
 
     t0 = time.time()
@@ -230,6 +249,8 @@ def main(argv=None) -> int:
         held_audio = list(pool.map(render, [j for _, j in held]))
     train_ex = [(label, a) for (label, _), a in zip(jobs, audio) if a is not None and len(a)]
     held_ex = [(label, a) for (label, _), a in zip(held, held_audio) if a is not None and len(a)]
+    if args.extra:
+        train_ex += load_extra(args.extra, labels)
     rng = np.random.default_rng(args.seed)
     x, y = windows(train_ex, labels, rng, args.windows)
     mean, std = x.reshape(-1, N_MELS).mean(0), x.reshape(-1, N_MELS).std(0) + 1e-5

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -39,6 +40,11 @@ class Guard:
         return None
 
 
+def cpu_threads(requested: int) -> int:
+    """0 → one thread per core (CTranslate2's own default of 4 oversubscribes small robot CPUs)."""
+    return requested or min(8, os.cpu_count() or 1)
+
+
 def resolve_compute_type(device: str, compute_type: str) -> str:
     if compute_type != "auto":
         return compute_type
@@ -72,7 +78,7 @@ class WhisperAsr(Stage):
         compute_type = resolve_compute_type(device, self.compute_type)
         try:
             self.model = WhisperModel(self.model_ref, device=device, device_index=int(index),
-                                      compute_type=compute_type, cpu_threads=self.cpu_threads)
+                                      compute_type=compute_type, cpu_threads=cpu_threads(self.cpu_threads))
         except Exception as exc:   # hub download refused, a folder without model.bin, an unsupported compute type
             raise RuntimeError(f"cannot load Whisper model {self.model_ref!r} on {self.device} ({compute_type}): {exc}. "
                                "Use a size name where there is internet, or a local CTranslate2 folder "
@@ -102,6 +108,7 @@ class WhisperAsr(Stage):
     def process(self, frame: Frame) -> Iterable[Frame]:
         if not isinstance(frame, SpeechEnded):
             return
+        yield frame
         audio = np.asarray(frame.audio, np.float32)
         if len(audio) < 0.1 * frame.sample_rate or not np.isfinite(audio).all():
             self.counts["empty"] += 1

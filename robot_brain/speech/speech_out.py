@@ -52,6 +52,7 @@ class SpeechOut(Stage):
             yield from self._stopped_speaking()
 
     def _say(self, sentence: ReplySentence) -> Iterable[Frame]:
+        yield sentence
         if self.ctx.is_cancelled(sentence.turn):
             return
         samples, rate = self.voice.render(sentence.text)
@@ -62,8 +63,7 @@ class SpeechOut(Stage):
             if self.ctx.is_cancelled(sentence.turn):
                 self.sink.abort()
                 self._cut_at = time.monotonic()
-                yield from self._stopped_speaking()
-                return
+                return              # the Interrupt/Stop behind the cancel reaches _silence next
             if self.speaking.start():
                 yield Speaking(turn=sentence.turn, active=True)
             chunk = samples[start:start + block]

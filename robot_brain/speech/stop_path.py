@@ -36,7 +36,7 @@ class StopSpotter(Stage):
     accepts = (AudioChunk,)
 
     def __init__(self, words: Iterable[str] = ("stop", "halt", "停", "멈춰"), *, model: str = "",
-                 threshold: float = 0.6, hop_s: float = 0.04, refractory_s: float = 1.0, name: str = "stop_path") -> None:
+                 threshold: float = 0.9, hop_s: float = 0.04, refractory_s: float = 1.0, name: str = "stop_path") -> None:
         super().__init__(name)
         self.words = tuple(words)
         self.model_path = Path(model) if model else bundled_spotter_path()

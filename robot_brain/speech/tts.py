@@ -9,10 +9,14 @@ from __future__ import annotations
 import contextlib
 import io
 import tempfile
+import threading
 from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
+
+
+_ENGINE_LOCK = threading.Lock()     # pyttsx3 hands every caller in a process the same engine
 
 
 class Voice(Protocol):
@@ -60,7 +64,7 @@ class Pyttsx3Voice:
             return np.zeros(0, np.float32), 22050
         path = Path(self._dir.name) / "sentence.wav"
         path.unlink(missing_ok=True)
-        with contextlib.redirect_stdout(io.StringIO()):     # its espeak driver prints "Audio saved to ..."
+        with _ENGINE_LOCK, contextlib.redirect_stdout(io.StringIO()):   # its espeak driver prints "Audio saved to ..."
             self._engine.save_to_file(text, str(path))
             self._engine.runAndWait()
         if not path.exists() or path.stat().st_size <= 44:
@@ -69,12 +73,9 @@ class Pyttsx3Voice:
         return audio.mean(axis=1).astype(np.float32), int(rate)
 
     def close(self) -> None:
-        if self._engine is not None:
-            try:
-                self._engine.stop()
-            except Exception:   # best effort at shutdown: the engine may already be gone
-                pass
-            self._engine = None
+        # No engine.stop(): pyttsx3 shares one engine per process, and stop() leaves the espeak
+        # driver ignoring the next synthesis.
+        self._engine = None
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None

@@ -41,20 +41,36 @@ class SceneReporter(Stage):
 def test_sample_bag_replays_with_the_available_stages(tmp_path):
     result = replay(SAMPLE, tmp_path / "out", progress=False)
     events = read_events(tmp_path / "out" / "events.jsonl")
+    assert result.stages == ["stop_path", "hearing", "asr", "turns", "brain", "speech_out"]
+    assert {slot.name for slot in result.missing} == {"intent_gate"}
+    # the spoken "stop" (said at 9.0 s) is caught by the spotter: one Stop, one stop intent
+    stops = [e for e in events if e["type"] == "stop"]
+    assert len(stops) == 1 and stops[0]["source"] == "voice" and 9.0 < stops[0]["stamp"] < 9.9
+    intents = [e for e in events if e["type"] == "intent"]
+    assert [i["intent"] for i in intents] == ["stop"]
+    # three spoken utterances were heard (their random-Whisper transcripts are guarded away) ...
+    heard = [e for e in events if e["type"] == "speech_ended"]
+    assert len(heard) == 3
+    for said_at, event in zip((1.0, 5.0, 9.0), heard):               # when the bag's speech starts
+        assert said_at + 0.4 < event["stamp"] < said_at + 2.5
+    timelines = [e for e in events if e["type"] == "timeline" and "speech_end" in e["marks"]]
+    assert len(timelines) == 3
+    # ... and the typed question became the next turn, answered and spoken
     turns = [e for e in events if e["type"] == "turn"]
     assert [(e["text"], e["source"], e["stamp"]) for e in turns] == [("point at the blue ball", "typed", 11.0)]
-    assert result.stages == ["turns", "brain"]
-    assert {slot.name for slot in result.missing} == {"hearing", "intent_gate", "speech_out"}
+    typed = turns[0]["turn"]
+    assert typed == 4
     replies = [e for e in events if e["type"] == "reply"]
-    assert replies and all(e["turn"] == 1 for e in replies)
+    assert all(e["turn"] == typed for e in replies)
     done = next(e for e in events if e["type"] == "reply_done")
     assert " ".join(e["text"] for e in replies).split() == done["text"].split()
     assert result.report.read["/audio"] == 130 and result.report.read["/camera/image_raw/compressed"] == 65
     assert result.report.skipped_total == 0
     text = account(result)
-    assert "turn 1 [typed] heard: 'point at the blue ball'" in text
-    assert "not in this version: speech_out" in text
-    assert "answers are noise" in text
+    assert "turn 4 [typed] heard: 'point at the blue ball'" in text
+    assert "STOP (voice: heard 'stop')" in text
+    assert "not in this version: intent_gate" in text
+    assert "answers are noise" in text and "hears noise" in text
 
 
 def test_replay_writes_events_wav_and_output_bag(tmp_path):
