@@ -103,6 +103,7 @@ class BagSource:
             raise BagError(f"{self.path}: not a rosbag2 folder (metadata.yaml is missing)")
         self._audio_rate = self.config.audio.input_sample_rate
         self._audio_channels = self.config.audio.input_channels
+        self._conform = None
         self._audio_format = "S16LE"
 
     def __len__(self) -> int:
@@ -215,7 +216,7 @@ class BagSource:
         self._audio_format = (msg.sample_format or "S16LE").upper()
         return None
 
-    def _audio(self, msg, stamp: float, msgtype: str) -> AudioChunk:
+    def _audio(self, msg, stamp: float, msgtype: str) -> AudioChunk | None:
         payload = msg.audio if msgtype == AUDIO_DATA_STAMPED else msg
         if not hasattr(payload, "data"):
             raise _Skip(f"audio message layout not supported: fields {sorted(vars(payload))}")
@@ -225,10 +226,14 @@ class BagSource:
         frame_bytes = 2 * self._audio_channels
         if not data or len(data) % frame_bytes:
             raise _Skip(f"{len(data)} bytes is not a whole number of 16-bit x {self._audio_channels}-channel samples")
-        pcm = np.frombuffer(data, "<i2").astype(np.float32) / 32768.0
-        if self._audio_channels > 1:
-            pcm = pcm.reshape(-1, self._audio_channels).mean(axis=1)
-        return AudioChunk(samples=np.ascontiguousarray(pcm, np.float32), sample_rate=self._audio_rate, stamp=stamp)
+        pcm = np.frombuffer(data, "<i2").reshape(-1, self._audio_channels)
+        if self._conform is None:
+            from .speech.audio import AudioConformer
+            self._conform = AudioConformer(self.config.audio.sample_rate, remove_dc=False, name=f"bag audio {self.path}")
+        samples = self._conform(pcm, self._audio_rate)     # mono, at the pipeline's rate
+        if not samples.size:            # the resampler is still filling up
+            return None
+        return AudioChunk(samples=samples, sample_rate=self._conform.target_rate, stamp=stamp)
 
     def _text(self, msg, stamp: float, _msgtype: str) -> TextInput | None:
         text = msg.data.strip()

@@ -64,6 +64,11 @@ def test_sample_bag_replays_with_the_available_stages(tmp_path):
     assert all(e["turn"] == typed for e in replies)
     done = next(e for e in events if e["type"] == "reply_done")
     assert " ".join(e["text"] for e in replies).split() == done["text"].split()
+    assert [e["active"] for e in events if e["type"] == "speaking"] == [True, False]
+    marks = next(e["marks"] for e in events if e["type"] == "timeline" and e["turn"] == typed)
+    assert marks["first_sentence"] <= marks["first_audio"] <= marks["first_audio_out"]   # spoken after it was said
+    voice, rate = soundfile.read(result.wav_path)
+    assert rate == 22050 and len(voice) > rate * 0.5 and np.abs(voice).max() > 0.05
     assert result.report.read["/audio"] == 130 and result.report.read["/camera/image_raw/compressed"] == 65
     assert result.report.skipped_total == 0
     text = account(result)

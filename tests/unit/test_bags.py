@@ -98,13 +98,16 @@ def test_bad_messages_are_skipped_and_counted(tmp_path):
         bag.write(TOPICS.audio, 0.4, T[AUDIO_DATA](data=np.zeros(5, np.uint8)))           # odd sample width
         bag.write(TOPICS.audio_info, 0.45, T[AUDIO_INFO](channels=2, sample_rate=48000, sample_format="S16LE",
                                                          bitrate=0, coding_format="wave"))
-        bag.write(TOPICS.audio, 0.5, T[AUDIO_DATA](data=np.tile(PCM[:8].reshape(-1, 1), 2).reshape(-1).view(np.uint8)))
+        left = np.full(4800, 8000, "<i2")                      # 0.1 s of stereo at 48 kHz, channels differing
+        stereo_pcm = np.stack([left, left // 2], axis=1).reshape(-1)
+        bag.write(TOPICS.audio, 0.5, T[AUDIO_DATA](data=stereo_pcm.view(np.uint8)))
         bag.write(TOPICS.text_in, 0.6, image_msg(bag, 0.6, "bgr8", BGR))
     source = BagSource(path)
     frames = list(source)
     assert [f.kind for f in frames] == ["ImageFrame", "AudioChunk"]
     stereo = frames[1]
-    assert stereo.sample_rate == 48000 and np.allclose(stereo.samples * 32768, PCM[:8])  # channels mixed
+    assert stereo.sample_rate == 16000 and 1000 < len(stereo.samples) <= 1600           # resampled at the edge
+    assert np.median(stereo.samples) * 32768 == pytest.approx(6000, rel=0.02)            # channels mixed
     reasons = " | ".join(reason for _, reason in source.report.skipped)
     for part in ["unsupported image encoding 'weird16'", "image data too short", "truncated or corrupt",
                  "could not be decoded", "16-bit", "unexpected type sensor_msgs/msg/Image"]:

@@ -76,3 +76,12 @@ def test_the_numpy_network_matches_the_torch_one_it_was_trained_as():
     features = net.features(in_noise(spoken("stop"))[-RATE:])
     expected = trainer.forward(model, torch.from_numpy(features)[None]).detach().numpy()[0]
     np.testing.assert_allclose(net.logits(features), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_stop_works_while_the_brain_is_busy_and_the_robot_talks():
+    """The benchmark's set-up at small scale: real-time audio, a CPU-bound brain, TTS playing."""
+    from robot_brain.bench_speech import stop_latency
+    result = stop_latency(trials=3, busy_s=1.5)
+    assert result["stop_detected"] == 3
+    assert result["tts_cuts"] >= 2                 # the robot was talking and was cut
