@@ -1,7 +1,7 @@
 """The stop fast path: a small keyword network on every audio block, beside (never behind) Whisper and the VLM."""
 from __future__ import annotations
 
-import time
+from collections import deque
 from importlib import resources
 from pathlib import Path
 from typing import Iterable
@@ -43,7 +43,7 @@ class StopSpotter(Stage):
         self.threshold = threshold
         self.hop = max(1, int(hop_s * SAMPLE_RATE))
         self.refractory = int(refractory_s * SAMPLE_RATE)
-        self.fired: list[tuple[float, str, float]] = []   # (stamp, word, probability)
+        self.fired: deque[tuple[float, str, float]] = deque(maxlen=1000)   # (stamp, word, probability)
 
     def open(self) -> None:
         self.net = KeywordNet.load(self.model_path)
