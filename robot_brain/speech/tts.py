@@ -63,11 +63,14 @@ class Pyttsx3Voice:
         if not text.strip():
             return np.zeros(0, np.float32), 22050
         path = Path(self._dir.name) / "sentence.wav"
-        path.unlink(missing_ok=True)
-        with _ENGINE_LOCK, contextlib.redirect_stdout(io.StringIO()):   # its espeak driver prints "Audio saved to ..."
-            self._engine.save_to_file(text, str(path))
-            self._engine.runAndWait()
-        if not path.exists() or path.stat().st_size <= 44:
+        for _attempt in range(3):      # pyttsx3's espeak driver now and then ends its loop before writing the file
+            path.unlink(missing_ok=True)
+            with _ENGINE_LOCK, contextlib.redirect_stdout(io.StringIO()):   # it prints "Audio saved to ..."
+                self._engine.save_to_file(text, str(path))
+                self._engine.runAndWait()
+            if path.exists() and path.stat().st_size > 44:
+                break
+        else:
             raise RuntimeError(f"the speech engine wrote no audio for {text[:40]!r}")
         audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
         return audio.mean(axis=1).astype(np.float32), int(rate)
