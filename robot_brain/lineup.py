@@ -34,9 +34,13 @@ TINY_RANDOM = "tiny-random"
 
 
 def _stop_path(config: Config, shared: Shared) -> Stage:
+    from .config import ConfigError
     from .speech.stop_path import StopSpotter
     c = config.stop
-    return StopSpotter(c.words, model=c.model, threshold=c.threshold, hop_s=c.hop_s)
+    try:
+        return StopSpotter(c.words, model=c.model, threshold=c.threshold, hop_s=c.hop_s)
+    except (ValueError, OSError) as exc:   # the stop word is a safety feature: never run without it
+        raise ConfigError(f"stop: {exc}") from None
 
 
 def _hearing(config: Config, shared: Shared) -> Stage:

@@ -44,14 +44,14 @@ class StopSpotter(Stage):
         self.hop = max(1, int(hop_s * SAMPLE_RATE))
         self.refractory = int(refractory_s * SAMPLE_RATE)
         self.fired: deque[tuple[float, str, float]] = deque(maxlen=1000)   # (stamp, word, probability)
-
-    def open(self) -> None:
-        self.net = KeywordNet.load(self.model_path)
+        self.net = KeywordNet.load(self.model_path)    # small: loaded here so a bad setting fails before the run
         unknown = [w for w in self.words if w not in self.net.labels or w == NEGATIVE]
         if unknown:
             raise ValueError(f"stop words {unknown} are not in the spotter model {self.model_path} "
                              f"(it knows {[l for l in self.net.labels if l != NEGATIVE]}); "
                              "retrain it with scripts/train_stop_spotter.py or change stop.words")
+
+    def open(self) -> None:
         self._window = np.zeros(self.net.window_samples, np.float32)
         self._since_hop = 0
         self._heard = 0                         # samples seen

@@ -59,10 +59,13 @@ def test_only_the_configured_words_stop():
     assert not [f for f in out if isinstance(f, Stop)]
 
 
-def test_a_word_the_model_does_not_know_is_a_clear_error():
-    stage = StopSpotter(words=("stop", "arrête"))
+def test_a_word_the_model_does_not_know_is_a_clear_error_before_anything_runs(tmp_path):
     with pytest.raises(ValueError, match=r"'arrête'.*not in the spotter model.*train_stop_spotter"):
-        stage.open()
+        StopSpotter(words=("stop", "arrête"))
+    from robot_brain.cli import main
+    bag = str(Path(__file__).resolve().parents[1] / "data" / "sample_bag")
+    assert main(["--set", "stop.words=stop,arrête", "replay", bag, "--out", str(tmp_path)]) == 2
+    assert main(["--set", f"stop.model={tmp_path}/none.npz", "replay", bag, "--out", str(tmp_path)]) == 2
 
 
 def test_the_numpy_network_matches_the_torch_one_it_was_trained_as():
