@@ -117,9 +117,15 @@ def _write_wav(path: Path, chunks) -> Path | None:
 def account(result: ReplayResult) -> str:
     """A turn-by-turn account of what the robot heard, said and intended, then a summary."""
     lines = [f"NOTE: {note}" for note in result.notes]
+    transcribed = {e["turn"] for e in result.events if e["type"] == "transcript"}
     for e in result.events:
         kind = e["type"]
-        if kind == "turn":
+        if kind == "speech_ended":
+            outcome = "transcribed" if e["turn"] in transcribed else "no transcript (nothing Whisper's guard kept)"
+            lines.append(f"speech ending at {e['stamp']:.1f} s ({e['duration']:.1f} s of audio): {outcome}")
+        elif kind == "transcript":
+            lines.append(f"    transcript: {e['text']!r} ({e['language'] or '?'}, confidence {e['confidence']:.2f})")
+        elif kind == "turn":
             lines.append(f"turn {e['turn']} [{e['source']}] heard: {e['text']!r}")
         elif kind == "reply":
             lines.append(f"    said: {e['text']!r}")

@@ -74,6 +74,7 @@ def test_sample_bag_replays_with_the_available_stages(tmp_path):
     text = account(result)
     assert "turn 4 [typed] heard: 'point at the blue ball'" in text
     assert "STOP (voice: heard 'stop')" in text
+    assert text.count("no transcript (nothing Whisper's guard kept)") == 3
     assert "not in this version: intent_gate" in text
     assert "answers are noise" in text and "hears noise" in text
 
