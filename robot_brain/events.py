@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .bags import intent_payload
-from .frames import (ActionIntent, Frame, Interrupt, ReplyDone, ReplySentence, Speaking, SpeechAudio, SpeechEnded,
-                     SpeechStarted, StageError, Stop, Transcript, Turn)
+from .frames import (ActionIntent, Frame, IntentProposal, Interrupt, ReplyDone, ReplySentence, Speaking,
+                     SpeechAudio, SpeechEnded, SpeechStarted, StageError, Stop, Transcript, Turn)
 
 
 def event_of(frame: Frame) -> dict[str, Any] | None:
@@ -29,6 +29,9 @@ def event_of(frame: Frame) -> dict[str, Any] | None:
         return {"type": "reply_done", "text": frame.text}
     if isinstance(frame, ActionIntent):
         return {"type": "intent", **intent_payload(frame)}
+    if isinstance(frame, IntentProposal):
+        return {"type": "proposal", "verb": frame.verb, "target": frame.target, "params": frame.params,
+                "source": frame.source}
     if isinstance(frame, Stop):
         return {"type": "stop", "source": frame.source, "reason": frame.reason}
     if isinstance(frame, Interrupt):

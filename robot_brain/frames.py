@@ -190,6 +190,16 @@ class ActionIntent(Frame):
 
 
 @_frame
+class IntentProposal(Frame):
+    """An action the brain proposes. Only the safety gate turns a proposal into an ActionIntent."""
+    verb: str
+    params: dict[str, Any] = field(default_factory=dict)
+    target: str = ""
+    confidence: float = 1.0
+    source: str = ""            # modality of the turn that led to it: "voice", "typed"
+
+
+@_frame
 class StageError(Frame):
     stage: str
     error: str

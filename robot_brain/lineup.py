@@ -76,7 +76,9 @@ def _brain(config: Config, shared: Shared) -> Stage:
     if model == TINY_RANDOM:
         from .testing import tiny_idefics3_vlm
         model = str(tiny_idefics3_vlm())
-    return VLMBrain(model, device=config.brain.device, max_new_tokens=config.brain.max_new_tokens)
+    c = config.brain
+    return VLMBrain(model, device=c.device, max_new_tokens=c.max_new_tokens, structured=c.structured,
+                    skills_path=c.skills, timeout_s=c.timeout_s)
 
 
 def _speech_out(config: Config, shared: Shared) -> Stage:

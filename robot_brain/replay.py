@@ -129,6 +129,9 @@ def account(result: ReplayResult) -> str:
             lines.append(f"turn {e['turn']} [{e['source']}] heard: {e['text']!r}")
         elif kind == "reply":
             lines.append(f"    said: {e['text']!r}")
+        elif kind == "proposal":
+            held = "" if "intent_gate" in result.stages else " — not sent: no safety gate in this line-up"
+            lines.append(f"    proposed: {e['verb']} {e['target']!r} {e['params'] or ''}{held}")
         elif kind == "intent":
             lines.append(f"    intended: {e['intent']} {e['data']}")
         elif kind == "stop":

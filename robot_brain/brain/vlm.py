@@ -2,15 +2,22 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Iterable
 
 from ..frames import Frame, ImageFrame, ReplyDelta, ReplyDone, ReplySentence, Turn
 from ..pipeline import Stage
 from .sentences import SentenceChunker
+from .structured import SayStream, parse_response
 
 DEFAULT_SYSTEM_PROMPT = ("You are the brain of a helpful robot. Answer in one or two short spoken sentences "
                          "about what the camera shows.")
+STRUCTURED_INSTRUCTIONS = (
+    "Reply with one JSON object and nothing else: {{\"say\": what you say aloud, in the user's language, "
+    "\"intents\": the actions to take, [] if none}}. Each intent is {{\"verb\": one of the skills below, "
+    "\"target\": the object or person it is about, \"params\": {{...}}}}. Skills:\n{skills}")
+TIMEOUT_APOLOGY = "Sorry, that took me too long to think about."
 
 
 class VLMBrain(Stage):
@@ -22,15 +29,23 @@ class VLMBrain(Stage):
 
     accepts = (Turn, ImageFrame)
 
-    def __init__(self, model_path: str | Path, *, device: str = "cpu", max_new_tokens: int = 48,
-                 system_prompt: str = DEFAULT_SYSTEM_PROMPT, name: str = "brain") -> None:
+    def __init__(self, model_path: str | Path, *, device: str = "cpu", max_new_tokens: int = 200,
+                 system_prompt: str = DEFAULT_SYSTEM_PROMPT, structured: bool = True, skills_path: str = "",
+                 timeout_s: float = 20.0, name: str = "brain") -> None:
         super().__init__(name)
         self.model_path = str(model_path)
         self.device = device
         self.max_new_tokens = max_new_tokens
         self.system_prompt = system_prompt
+        self.structured = structured
+        self.timeout_s = timeout_s
+        self.skills = None
+        if structured:
+            from ..intents.skills import load_skills, skills_prompt
+            self.skills = load_skills(skills_path or None)
+            self.system_prompt = f"{system_prompt}\n{STRUCTURED_INSTRUCTIONS.format(skills=skills_prompt(self.skills))}"
         self.latest_image: ImageFrame | None = None
-        self.model = self.processor = None
+        self.model = self.processor = self.constraint = None
 
     def open(self) -> None:
         try:
@@ -43,6 +58,12 @@ class VLMBrain(Stage):
             raise FileNotFoundError(f"no model folder at {self.model_path}")
         self.processor = AutoProcessor.from_pretrained(self.model_path)
         self.model = AutoModelForImageTextToText.from_pretrained(self.model_path).to(self.device).eval()
+        if self.structured:
+            from ..intents.skills import response_schema
+            from .structured import JsonConstraint
+            config = self.model.config
+            vocab_size = getattr(getattr(config, "text_config", config), "vocab_size", None) or len(self.processor.tokenizer)
+            self.constraint = JsonConstraint(self.processor.tokenizer, vocab_size, response_schema(self.skills))
 
     def process(self, frame: Frame) -> Iterable[Frame]:
         if isinstance(frame, ImageFrame):
@@ -77,19 +98,23 @@ class VLMBrain(Stage):
                 return abandoned.is_set() or ctx.is_cancelled(number)
 
         failure: list[BaseException] = []
+        extra = {"logits_processor": [self.constraint.processor()]} if self.constraint is not None else {}
 
         def generate() -> None:
             try:
                 with torch.inference_mode():
                     self.model.generate(**inputs, streamer=streamer, max_new_tokens=self.max_new_tokens,
-                                        do_sample=False, stopping_criteria=StoppingCriteriaList([_Cancelled()]))
+                                        do_sample=False, stopping_criteria=StoppingCriteriaList([_Cancelled()]),
+                                        max_time=self.timeout_s, **extra)
             except BaseException as exc:  # surfaced in the stage thread below
                 failure.append(exc)
                 streamer.end()
 
+        started = time.monotonic()
         worker = threading.Thread(target=generate, name=f"{self.name}-generate", daemon=True)
         worker.start()
-        chunker, index, whole = SentenceChunker(), 0, []
+        chunker, index, whole, said = SentenceChunker(), 0, [], []
+        say = SayStream() if self.constraint is not None else None
         try:
             for delta in streamer:
                 if not delta:
@@ -97,7 +122,9 @@ class VLMBrain(Stage):
                 ctx.mark(number, "first_token")
                 whole.append(delta)
                 yield ReplyDelta(text=delta, turn=number)
-                for sentence in chunker.feed(delta):
+                spoken = say.feed(delta) if say is not None else delta
+                said.append(spoken)
+                for sentence in chunker.feed(spoken):
                     ctx.mark(number, "first_sentence")
                     yield ReplySentence(text=sentence, index=index, turn=number)
                     index += 1
@@ -107,8 +134,22 @@ class VLMBrain(Stage):
             if rest:
                 ctx.mark(number, "first_sentence")
                 yield ReplySentence(text=rest, index=index, turn=number)
+                index += 1
+            text, reply = "".join(whole), "".join(said).strip()
+            timed_out = time.monotonic() - started >= self.timeout_s and not ctx.is_cancelled(number)
+            if timed_out:
+                ctx.log.warning("turn %d: generation stopped after the %.1f s timeout", number, self.timeout_s)
+                yield ReplySentence(text=TIMEOUT_APOLOGY, index=index, turn=number)
+                reply = f"{reply} {TIMEOUT_APOLOGY}".strip()
+            elif say is not None:
+                response = parse_response(text, turn=number, source=turn.source)
+                if not response.valid:
+                    ctx.log.warning("turn %d: the reply was %s; no intents taken from it", number, response.problem)
+                yield from response.intents
+            if not text.strip():
+                ctx.log.warning("turn %d: the model returned nothing", number)
             ctx.mark(number, "reply_done")
-            yield ReplyDone(text="".join(whole).strip(), turn=number)
+            yield ReplyDone(text=reply, turn=number)
         finally:
             abandoned.set()
             worker.join(timeout=60.0)

@@ -21,8 +21,8 @@ def test_sentence_chunker_emits_each_sentence_once_complete():
 
 
 @pytest.mark.slow
-def test_vlm_brain_streams_a_reply_about_the_latest_frame(tiny_vlm_dir):
-    brain = VLMBrain(tiny_vlm_dir, max_new_tokens=12)
+def test_vlm_brain_streams_a_free_text_reply_about_the_latest_frame(tiny_vlm_dir):
+    brain = VLMBrain(tiny_vlm_dir, max_new_tokens=12, structured=False)
     image = ImageFrame(image=np.zeros((240, 320, 3), np.uint8), stamp=1.0)
     out = run_stage(brain, [image, Turn(text="what do you see", turn=1, source="typed")])
     assert isinstance(out[0], Turn)
@@ -38,7 +38,7 @@ def test_vlm_brain_streams_a_reply_about_the_latest_frame(tiny_vlm_dir):
 
 @pytest.mark.slow
 def test_stop_cuts_generation_at_the_next_token(tiny_vlm_dir):
-    brain = VLMBrain(tiny_vlm_dir, max_new_tokens=4000)
+    brain = VLMBrain(tiny_vlm_dir, max_new_tokens=4000, structured=False)
     out = Collector()
     first = threading.Event()
     with Pipeline([brain]) as pipeline:

@@ -1,0 +1,129 @@
+"""Skills (allowed verbs and their parameters) loaded from YAML, and what is generated from them:
+the JSON schema of one brain response and the skills paragraph of the brain's prompt."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+PARAM_TYPES = ("number", "integer", "string", "boolean")
+
+
+class SkillError(ValueError):
+    """A skills file that cannot be used; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+    unit: str = ""
+    description: str = ""
+
+    def schema(self) -> dict[str, Any]:
+        if self.choices:
+            return {"enum": list(self.choices)}
+        out: dict[str, Any] = {"type": self.type}
+        if self.min is not None:
+            out["minimum"] = self.min
+        if self.max is not None:
+            out["maximum"] = self.max
+        if self.type == "string":
+            out["maxLength"] = 40
+        return out
+
+
+@dataclass(frozen=True)
+class Skill:
+    name: str
+    description: str
+    target: Literal["none", "optional", "required"] = "none"
+    risky: bool = False
+    params: tuple[Param, ...] = field(default_factory=tuple)
+
+
+def default_skills_path() -> Path:
+    return Path(str(resources.files("robot_brain.intents").joinpath("skills.yaml")))
+
+
+def load_skills(path: str | Path | None = None) -> dict[str, Skill]:
+    path = Path(path) if path else default_skills_path()
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise SkillError(f"{path}: cannot read skills file ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        raise SkillError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("skills"), dict) or not data["skills"]:
+        raise SkillError(f"{path}: expected a mapping 'skills:' with at least one skill")
+    skills = {}
+    for name, spec in data["skills"].items():
+        where = f"{path}: skills.{name}"
+        if not isinstance(spec, dict):
+            raise SkillError(f"{where}: expected a mapping (description, target, risky, params)")
+        unknown = set(spec) - {"description", "target", "risky", "params"}
+        if unknown:
+            raise SkillError(f"{where}: unknown keys {sorted(unknown)}")
+        target = spec.get("target", "none")
+        if target not in ("none", "optional", "required"):
+            raise SkillError(f"{where}.target = {target!r}; allowed: none, optional, required")
+        params = []
+        for pname, pspec in (spec.get("params") or {}).items():
+            pwhere = f"{where}.params.{pname}"
+            if not isinstance(pspec, dict):
+                raise SkillError(f"{pwhere}: expected a mapping")
+            ptype = pspec.get("type", "string")
+            if ptype not in PARAM_TYPES:
+                raise SkillError(f"{pwhere}.type = {ptype!r}; allowed: {', '.join(PARAM_TYPES)}")
+            lo, hi = pspec.get("min"), pspec.get("max")
+            if lo is not None and hi is not None and lo > hi:
+                raise SkillError(f"{pwhere}: min {lo} is above max {hi}")
+            params.append(Param(pname, ptype, lo, hi, tuple(pspec.get("choices") or ()), str(pspec.get("unit", "")),
+                                str(pspec.get("description", ""))))
+        skills[name] = Skill(name, str(spec.get("description", name)), target, bool(spec.get("risky", False)),
+                             tuple(params))
+    return skills
+
+
+def response_schema(skills: dict[str, Skill], *, max_say_chars: int = 240, max_intents: int = 3) -> dict[str, Any]:
+    """JSON schema of one brain response: {"say": "...", "intents": [{"verb", "target", "params"}, ...]}."""
+    variants = []
+    for skill in skills.values():
+        props: dict[str, Any] = {"verb": {"const": skill.name}}
+        required = ["verb"]
+        if skill.target != "none":
+            props["target"] = {"type": "string", "maxLength": 40}
+            if skill.target == "required":
+                required.append("target")
+        if skill.params:
+            props["params"] = {"type": "object", "properties": {p.name: p.schema() for p in skill.params},
+                               "additionalProperties": False}
+        variants.append({"type": "object", "properties": props, "required": required, "additionalProperties": False})
+    return {
+        "type": "object",
+        "properties": {
+            "say": {"type": "string", "maxLength": max_say_chars},
+            "intents": {"type": "array", "maxItems": max_intents, "items": {"anyOf": variants}},
+        },
+        "required": ["say", "intents"],
+        "additionalProperties": False,
+    }
+
+
+def skills_prompt(skills: dict[str, Skill]) -> str:
+    """The skills paragraph of the system prompt."""
+    lines = []
+    for s in skills.values():
+        target = {"none": "", "optional": " [target: optional]", "required": " [target: what or whom]"}[s.target]
+        params = "; ".join(
+            f"{p.name}: {'|'.join(p.choices) if p.choices else p.type}"
+            + (f" {p.min}..{p.max}" if p.min is not None or p.max is not None else "") + (f" {p.unit}" if p.unit else "")
+            for p in s.params)
+        lines.append(f"- {s.name}: {s.description}{target}{' (' + params + ')' if params else ''}")
+    return "\n".join(lines)
