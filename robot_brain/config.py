@@ -74,6 +74,10 @@ class BrainConfig:
     structured: bool = _opt(True, "reply as grammar-constrained JSON {say, intents} (false: free text, no intents)")
     skills: str = _opt("", "skills YAML (verbs the brain may propose); empty: the bundled robot_brain/intents/skills.yaml")
     timeout_s: float = _opt(20.0, "a reply taking longer is cut short with a spoken apology (s)", min=0.1, max=600.0)
+    max_frame_age_s: float = _opt(2.0, "an older camera frame is not shown to the model; the robot says it "
+                                       "cannot see (s)", min=0.05, max=3600.0)
+    max_image_edge: int = _opt(1024, "frames are shrunk to this longer side before the model's own resizing (px)",
+                               min=32, max=8192)
 
 
 @dataclass

@@ -78,7 +78,8 @@ def _brain(config: Config, shared: Shared) -> Stage:
         model = str(tiny_idefics3_vlm())
     c = config.brain
     return VLMBrain(model, device=c.device, max_new_tokens=c.max_new_tokens, structured=c.structured,
-                    skills_path=c.skills, timeout_s=c.timeout_s)
+                    skills_path=c.skills, timeout_s=c.timeout_s, max_frame_age_s=c.max_frame_age_s,
+                    max_image_edge=c.max_image_edge)
 
 
 def _speech_out(config: Config, shared: Shared) -> Stage:

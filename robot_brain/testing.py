@@ -4,8 +4,8 @@
 - `run_stage(stage, frames)`: run one stage over frames in a real pipeline, return what it emitted.
 - `frames_from(...)`: a fake source turning lists/arrays into frames.
 - `spoken(text)`: real espeak-ng speech as 16 kHz float32, for tests, benchmarks and training.
-- `tiny_idefics3_vlm`, `tiny_qwen2_vl`, `tiny_whisper`: random-weight models of the real
-  architectures (SmolVLM v1 / Idefics3, Qwen2-VL, Whisper → CTranslate2 for faster-whisper),
+- `tiny_idefics3_vlm`, `tiny_llava`, `tiny_qwen2_vl`, `tiny_whisper`: random-weight models of the real
+  architectures (SmolVLM v1 / Idefics3, LLaVA, Qwen2-VL, Whisper → CTranslate2 for faster-whisper),
   built offline with fixed seeds and cached on disk, so the real loading code is exercised.
   Their answers are noise; they test plumbing, not intelligence.
 """
@@ -189,6 +189,38 @@ def tiny_idefics3_vlm(root: Path | None = None) -> Path:
         processor.save_pretrained(path)
 
     return _cached("idefics3", "1", build, root)
+
+
+def tiny_llava(root: Path | None = None) -> Path:
+    """A random LLaVA (CLIP vision tower + Llama) model + processor folder, loadable with AutoProcessor."""
+
+    def build(path: Path) -> None:
+        import torch
+        from transformers import LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor, PreTrainedTokenizerFast
+        from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+        tok = PreTrainedTokenizerFast(tokenizer_object=_bpe(400, ["<|pad|>", "<|im_start|>", "<end_of_utterance>",
+                                                                  "<image>"]),
+                                      bos_token="<|im_start|>", eos_token="<end_of_utterance>", pad_token="<|pad|>")
+        cfg = LlavaConfig(
+            vision_config=dict(model_type="clip_vision_model", hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                               num_attention_heads=2, image_size=64, patch_size=16),
+            text_config=dict(model_type="llama", vocab_size=len(tok), hidden_size=64, intermediate_size=128,
+                             num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                             pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                             eos_token_id=tok.eos_token_id),
+            image_token_index=tok.convert_tokens_to_ids("<image>"), vision_feature_layer=-1,
+            projector_hidden_act="gelu")
+        torch.manual_seed(0)
+        model = LlavaForConditionalGeneration(cfg)
+        model.generation_config.eos_token_id = tok.eos_token_id
+        model.generation_config.pad_token_id = tok.pad_token_id
+        images = CLIPImageProcessorPil(size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64})
+        processor = LlavaProcessor(image_processor=images, tokenizer=tok, patch_size=16,
+                                   vision_feature_select_strategy="full", chat_template=SMOLVLM_CHAT_TEMPLATE)
+        model.save_pretrained(path)
+        processor.save_pretrained(path)
+
+    return _cached("llava", "1", build, root)
 
 
 def tiny_qwen2_vl(root: Path | None = None) -> Path:

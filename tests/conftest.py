@@ -19,6 +19,12 @@ def tiny_vlm_dir(model_cache):
 
 
 @pytest.fixture(scope="session")
+def tiny_llava_dir(model_cache):
+    from robot_brain.testing import tiny_llava
+    return tiny_llava(model_cache)
+
+
+@pytest.fixture(scope="session")
 def tiny_qwen_dir(model_cache):
     from robot_brain.testing import tiny_qwen2_vl
     return tiny_qwen2_vl(model_cache)

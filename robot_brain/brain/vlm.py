@@ -8,6 +8,7 @@ from typing import Iterable
 
 from ..frames import Frame, ImageFrame, ReplyDelta, ReplyDone, ReplySentence, Turn
 from ..pipeline import Stage
+from .images import frame_problem, to_model_rgb
 from .sentences import SentenceChunker
 from .structured import SayStream, parse_response
 
@@ -18,6 +19,7 @@ STRUCTURED_INSTRUCTIONS = (
     "\"intents\": the actions to take, [] if none}}. Each intent is {{\"verb\": one of the skills below, "
     "\"target\": the object or person it is about, \"params\": {{...}}}}. Skills:\n{skills}")
 TIMEOUT_APOLOGY = "Sorry, that took me too long to think about."
+NO_VISION = "My camera view is not available right now, so I can't see."
 
 
 class VLMBrain(Stage):
@@ -31,7 +33,8 @@ class VLMBrain(Stage):
 
     def __init__(self, model_path: str | Path, *, device: str = "cpu", max_new_tokens: int = 200,
                  system_prompt: str = DEFAULT_SYSTEM_PROMPT, structured: bool = True, skills_path: str = "",
-                 timeout_s: float = 20.0, name: str = "brain") -> None:
+                 timeout_s: float = 20.0, max_frame_age_s: float = 2.0, max_image_edge: int = 1024,
+                 name: str = "brain") -> None:
         super().__init__(name)
         self.model_path = str(model_path)
         self.device = device
@@ -39,6 +42,8 @@ class VLMBrain(Stage):
         self.system_prompt = system_prompt
         self.structured = structured
         self.timeout_s = timeout_s
+        self.max_frame_age_s = max_frame_age_s
+        self.max_image_edge = max_image_edge
         self.skills = None
         if structured:
             from ..intents.skills import load_skills, skills_prompt
@@ -82,9 +87,17 @@ class VLMBrain(Stage):
         ctx, number = self.ctx, turn.turn
         content = [{"type": "text", "text": turn.text}]
         images = None
-        if self.latest_image is not None:
+        problem = frame_problem(self.latest_image, time.monotonic(), self.max_frame_age_s)
+        picture = None if problem else to_model_rgb(self.latest_image.image, self.max_image_edge)
+        if picture is None and not problem:
+            problem = f"the camera frame is unusable ({self.latest_image.image.shape})"
+        if picture is not None:
             content.insert(0, {"type": "image"})
-            images = [self.latest_image.image[..., ::-1].copy()]          # BGR → RGB
+            images = [picture]
+        elif self.latest_image is not None:     # a camera exists but cannot be trusted now: say so first
+            ctx.log.warning("turn %d: answering without vision: %s", number, problem)
+            yield ReplySentence(text=NO_VISION, index=0, turn=number)
+            content[0]["text"] += " (The camera is not available; answer without it.)"
         messages = [{"role": "system", "content": [{"type": "text", "text": self.system_prompt}]},
                     {"role": "user", "content": content}]
         prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True)
@@ -113,7 +126,8 @@ class VLMBrain(Stage):
         started = time.monotonic()
         worker = threading.Thread(target=generate, name=f"{self.name}-generate", daemon=True)
         worker.start()
-        chunker, index, whole, said = SentenceChunker(), 0, [], []
+        no_vision = images is None and self.latest_image is not None
+        chunker, index, whole, said = SentenceChunker(), int(no_vision), [], [NO_VISION + " "] if no_vision else []
         say = SayStream() if self.constraint is not None else None
         try:
             for delta in streamer:

@@ -66,3 +66,32 @@ def test_vlm_brain_answers_without_a_camera_frame(tiny_vlm_dir):
     out = run_stage(VLMBrain(tiny_vlm_dir, max_new_tokens=6), [Turn(text="hello", turn=3)])
     assert [f.kind for f in out][0] == "Turn"
     assert [f for f in out if isinstance(f, ReplyDone)][0].turn == 3
+
+
+def test_frames_are_made_fit_for_the_model():
+    from robot_brain.brain.images import to_model_rgb
+    bgr = np.zeros((4, 6, 3), np.uint8)
+    bgr[..., 0] = 255                                                     # blue in OpenCV order
+    assert to_model_rgb(bgr)[0, 0].tolist() == [0, 0, 255]
+    assert to_model_rgb(np.full((4, 6), 9, np.uint8)).shape == (4, 6, 3)                   # grayscale
+    assert to_model_rgb(np.zeros((4, 6, 4), np.uint8)).shape == (4, 6, 3)                  # BGRA
+    assert to_model_rgb(np.full((4, 6), 4000, np.uint16)).dtype == np.uint8                 # 16-bit
+    assert to_model_rgb(np.zeros((0, 0, 3), np.uint8)) is None                             # empty
+    huge = np.zeros((10000, 10000, 3), np.uint8)                                           # 100 megapixels
+    assert to_model_rgb(huge, max_edge=1024).shape == (1024, 1024, 3)
+
+
+@pytest.mark.slow
+def test_a_stale_or_broken_camera_is_answered_without_vision_and_said(tiny_vlm_dir):
+    import time
+    from robot_brain.brain.vlm import NO_VISION
+    brain = VLMBrain(tiny_vlm_dir, max_new_tokens=6, structured=False, max_frame_age_s=0.2)
+    old = ImageFrame(image=np.zeros((240, 320, 3), np.uint8), t=time.monotonic() - 5.0)
+    empty = ImageFrame(image=np.zeros((0, 0, 3), np.uint8))
+    for frame in (old, empty):
+        out = run_stage(brain, [frame, Turn(text="what do you see", turn=1)])
+        sentences = [f for f in out if isinstance(f, ReplySentence)]
+        assert sentences[0].text == NO_VISION and sentences[0].index == 0
+        done = [f for f in out if isinstance(f, ReplyDone)][0]
+        assert done.text.startswith(NO_VISION)
+        assert " ".join(s.text for s in sentences).split() == done.text.split()
