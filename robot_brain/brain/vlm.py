@@ -9,6 +9,7 @@ from typing import Iterable
 from ..frames import Frame, ImageFrame, ReplyDelta, ReplyDone, ReplySentence, Turn
 from ..pipeline import Stage
 from .images import frame_problem, to_model_rgb
+from .memory import Memory, language_instruction
 from .sentences import SentenceChunker
 from .structured import SayStream, parse_response
 
@@ -34,7 +35,7 @@ class VLMBrain(Stage):
     def __init__(self, model_path: str | Path, *, device: str = "cpu", max_new_tokens: int = 200,
                  system_prompt: str = DEFAULT_SYSTEM_PROMPT, structured: bool = True, skills_path: str = "",
                  timeout_s: float = 20.0, max_frame_age_s: float = 2.0, max_image_edge: int = 1024,
-                 name: str = "brain") -> None:
+                 history_turns: int = 4, history_tokens: int = 512, name: str = "brain") -> None:
         super().__init__(name)
         self.model_path = str(model_path)
         self.device = device
@@ -44,6 +45,8 @@ class VLMBrain(Stage):
         self.timeout_s = timeout_s
         self.max_frame_age_s = max_frame_age_s
         self.max_image_edge = max_image_edge
+        self.history_turns = history_turns
+        self.history_tokens = history_tokens
         self.skills = None
         if structured:
             from ..intents.skills import load_skills, skills_prompt
@@ -51,6 +54,7 @@ class VLMBrain(Stage):
             self.system_prompt = f"{system_prompt}\n{STRUCTURED_INSTRUCTIONS.format(skills=skills_prompt(self.skills))}"
         self.latest_image: ImageFrame | None = None
         self.model = self.processor = self.constraint = None
+        self.last_prompt = ""
 
     def open(self) -> None:
         try:
@@ -62,6 +66,9 @@ class VLMBrain(Stage):
         if not Path(self.model_path).exists():
             raise FileNotFoundError(f"no model folder at {self.model_path}")
         self.processor = AutoProcessor.from_pretrained(self.model_path)
+        tokenizer = self.processor.tokenizer
+        self.memory = Memory(lambda text: len(tokenizer(text, add_special_tokens=False).input_ids),
+                             turns=self.history_turns, budget=self.history_tokens)
         self.model = AutoModelForImageTextToText.from_pretrained(self.model_path).to(self.device).eval()
         if self.structured:
             from ..intents.skills import response_schema
@@ -98,9 +105,10 @@ class VLMBrain(Stage):
             ctx.log.warning("turn %d: answering without vision: %s", number, problem)
             yield ReplySentence(text=NO_VISION, index=0, turn=number)
             content[0]["text"] += " (The camera is not available; answer without it.)"
-        messages = [{"role": "system", "content": [{"type": "text", "text": self.system_prompt}]},
-                    {"role": "user", "content": content}]
-        prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True)
+        system = f"{self.system_prompt}\n{language_instruction(turn.language)}"
+        messages = [{"role": "system", "content": [{"type": "text", "text": system}]},
+                    *self.memory.messages(), {"role": "user", "content": content}]
+        prompt = self.last_prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True)
         inputs = self.processor(text=prompt, images=images, return_tensors="pt").to(self.device)
         streamer = TextIteratorStreamer(self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True,
                                         timeout=60.0)
@@ -150,6 +158,7 @@ class VLMBrain(Stage):
                 yield ReplySentence(text=rest, index=index, turn=number)
                 index += 1
             text, reply = "".join(whole), "".join(said).strip()
+            remembered = text.strip() if say is None else reply
             timed_out = time.monotonic() - started >= self.timeout_s and not ctx.is_cancelled(number)
             if timed_out:
                 ctx.log.warning("turn %d: generation stopped after the %.1f s timeout", number, self.timeout_s)
@@ -157,11 +166,15 @@ class VLMBrain(Stage):
                 reply = f"{reply} {TIMEOUT_APOLOGY}".strip()
             elif say is not None:
                 response = parse_response(text, turn=number, source=turn.source)
-                if not response.valid:
+                if response.valid:
+                    remembered = text.strip()       # the model sees its own earlier replies in its format
+                else:
                     ctx.log.warning("turn %d: the reply was %s; no intents taken from it", number, response.problem)
                 yield from response.intents
             if not text.strip():
                 ctx.log.warning("turn %d: the model returned nothing", number)
+            if not timed_out and not ctx.is_cancelled(number):
+                self.memory.add(turn.text, remembered)
             ctx.mark(number, "reply_done")
             yield ReplyDone(text=reply, turn=number)
         finally:

@@ -95,3 +95,28 @@ def test_a_stale_or_broken_camera_is_answered_without_vision_and_said(tiny_vlm_d
         done = [f for f in out if isinstance(f, ReplyDone)][0]
         assert done.text.startswith(NO_VISION)
         assert " ".join(s.text for s in sentences).split() == done.text.split()
+
+
+def test_memory_keeps_the_newest_turns_that_fit_the_budget():
+    from robot_brain.brain.memory import Memory, language_instruction
+    memory = Memory(lambda text: len(text.split()), turns=3, budget=10)
+    for i in range(5):
+        memory.add(f"question {i}", f"answer number {i}")        # 5 tokens each
+    assert [e.user for e in memory.recent()] == ["question 3", "question 4"]   # 3 kept, 2 fit
+    assert [m["role"] for m in memory.messages()] == ["user", "assistant"] * 2
+    memory.add("", "ignored")
+    assert len(memory.recent()) == 2
+    assert language_instruction("de") == "The user speaks German; reply in German."
+    assert "language the user used" in language_instruction("")
+
+
+@pytest.mark.slow
+def test_the_brain_remembers_earlier_turns_and_the_users_language(tiny_vlm_dir):
+    brain = VLMBrain(tiny_vlm_dir, max_new_tokens=8, structured=False)
+    run_stage(brain, [Turn(text="where is the red cup", turn=1, language="en"),
+                      Turn(text="und jetzt?", turn=2, language="de")])
+    assert "where is the red cup" in brain.last_prompt and "und jetzt?" in brain.last_prompt
+    assert "reply in German" in brain.last_prompt
+    cold = VLMBrain(tiny_vlm_dir, max_new_tokens=8, structured=False, history_turns=0)
+    run_stage(cold, [Turn(text="where is the red cup", turn=1), Turn(text="und jetzt?", turn=2)])
+    assert "where is the red cup" not in cold.last_prompt
