@@ -1,7 +1,7 @@
 """Thin shim so `colcon build` (ament_python) installs robot_brain on a robot.
 
 Package metadata lives in pyproject.toml; this file only adds the ROS install layout:
-the ament index marker, package.xml, launch files and the default config.
+the ament index marker, package.xml, launch files, the default config and the model registry.
 """
 from glob import glob
 
@@ -15,5 +15,6 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.py") + glob("launch/*.yaml")),
         (f"share/{PACKAGE}/config", [f"{PACKAGE}/default_config.yaml"]),
+        (f"share/{PACKAGE}/models", ["models/registry.yaml"]),
     ],
 )

@@ -63,9 +63,15 @@ def _parser() -> argparse.ArgumentParser:
     be = bench_sub.add_parser("e2e", help="end-of-speech to first-audio latency (not in this version)")
     be.set_defaults(func=lambda a: _not_available("the end-to-end latency benchmark"))
 
-    models = sub.add_parser("models", help="model profiles: list, pull, check (not in this version)")
+    models = sub.add_parser("models", help="model profiles (models/registry.yaml): list, pull, check",
+                            description="list: every profile and whether it is on this machine; "
+                                        "pull NAME: download it (needs internet; progress bar); "
+                                        "check NAME|FOLDER: can the brain load it?")
     models.add_argument("action", nargs="?", choices=["list", "pull", "check"], default="list")
-    models.set_defaults(func=lambda a: _not_available("the model registry"))
+    models.add_argument("name", nargs="?", help="profile name (pull, check) or model folder (check)")
+    models.add_argument("--registry", type=Path, help="registry file (default: models/registry.yaml)")
+    models.add_argument("--revision", help="pull this hub revision instead of the profile's")
+    models.set_defaults(func=cmd_models)
 
     devices = sub.add_parser("devices", help="list compute, audio and camera devices")
     devices.add_argument("--json", action="store_true", help="machine-readable output")
@@ -164,6 +170,44 @@ def cmd_bench_speech(args) -> int:
     misses = [k for k, ok in r["targets"].items() if not ok]
     print("targets: " + ("all met" if not misses else "MISSED " + ", ".join(misses)))
     return 0
+
+
+def cmd_models(args) -> int:
+    from .brain.registry import (LOCK_FILE, RegistryError, check_folder, load_registry, local_folder, models_dir,
+                                 pull)
+    try:
+        profiles = load_registry(args.registry)
+        if args.action == "list":
+            print(f"profiles (pulled into {models_dir()}):")
+            for p in profiles.values():
+                here = "pulled" if (local_folder(p) / LOCK_FILE).is_file() else "not pulled"
+                print(f"  {p.name:24} {p.hub_id:45} {p.params_m:>5} M  {', '.join(p.devices):35} {here}")
+            return 0
+        if not args.name:
+            raise RegistryError(f"models {args.action} needs a profile name; profiles: {', '.join(profiles)}")
+        if args.action == "pull":
+            if args.name not in profiles:
+                raise RegistryError(f"unknown model profile {args.name!r}; profiles: {', '.join(profiles)}")
+            folder = pull(profiles[args.name], revision=args.revision)
+            print(f"pulled {args.name} into {folder}")
+            return 0
+        profile = profiles.get(args.name)
+        folder = local_folder(profile) if profile else Path(args.name)
+        if profile is None and not folder.exists():
+            raise RegistryError(f"{args.name!r} is neither a profile ({', '.join(profiles)}) nor a folder")
+        problems = check_folder(folder, profile)
+        lock = folder / LOCK_FILE
+        pinned = f" (commit {json.loads(lock.read_text())['commit']})" if lock.is_file() else ""
+        if problems:
+            print(f"{folder}: cannot be loaded{pinned}:\n  " + "\n  ".join(problems), file=sys.stderr)
+            if profile is not None:
+                print(f"pull it with: robot-brain models pull {profile.name}", file=sys.stderr)
+            return 1
+        print(f"{folder}: looks loadable{pinned}")
+        return 0
+    except RegistryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 def cmd_devices(args) -> int:

@@ -76,6 +76,13 @@ def _brain(config: Config, shared: Shared) -> Stage:
     if model == TINY_RANDOM:
         from .testing import tiny_idefics3_vlm
         model = str(tiny_idefics3_vlm())
+    else:
+        from .brain.registry import RegistryError, resolve_model
+        from .config import ConfigError
+        try:
+            model = str(resolve_model(model))
+        except RegistryError as exc:
+            raise ConfigError(f"brain.model: {exc}") from None
     c = config.brain
     return VLMBrain(model, device=c.device, max_new_tokens=c.max_new_tokens, structured=c.structured,
                     skills_path=c.skills, timeout_s=c.timeout_s, max_frame_age_s=c.max_frame_age_s,
