@@ -35,7 +35,8 @@ class VLMBrain(Stage):
     def __init__(self, model_path: str | Path, *, device: str = "cpu", max_new_tokens: int = 200,
                  system_prompt: str = DEFAULT_SYSTEM_PROMPT, structured: bool = True, skills_path: str = "",
                  timeout_s: float = 20.0, max_frame_age_s: float = 2.0, max_image_edge: int = 1024,
-                 history_turns: int = 4, history_tokens: int = 512, name: str = "brain") -> None:
+                 history_turns: int = 4, history_tokens: int = 512, quantisation: str = "auto",
+                 warmup: bool = True, name: str = "brain") -> None:
         super().__init__(name)
         self.model_path = str(model_path)
         self.device = device
@@ -46,6 +47,9 @@ class VLMBrain(Stage):
         self.max_frame_age_s = max_frame_age_s
         self.max_image_edge = max_image_edge
         self.history_turns = history_turns
+        self.quantisation = quantisation
+        self.warmup = warmup
+        self.applied = None
         self.history_tokens = history_tokens
         self.skills = None
         if structured:
@@ -65,17 +69,39 @@ class VLMBrain(Stage):
                                "install them with: pip install -e '.[models]'") from None
         if not Path(self.model_path).exists():
             raise FileNotFoundError(f"no model folder at {self.model_path}")
+        from .quantise import Applied, apply_after_load, choose, load_kwargs, weight_mb
+        scheme = choose(self.quantisation, self.device)
         self.processor = AutoProcessor.from_pretrained(self.model_path)
         tokenizer = self.processor.tokenizer
         self.memory = Memory(lambda text: len(tokenizer(text, add_special_tokens=False).input_ids),
                              turns=self.history_turns, budget=self.history_tokens)
-        self.model = AutoModelForImageTextToText.from_pretrained(self.model_path).to(self.device).eval()
+        kwargs = load_kwargs(scheme, self.device)
+        model = AutoModelForImageTextToText.from_pretrained(self.model_path, **kwargs)
+        if "device_map" not in kwargs:
+            model = model.to(self.device)
+        self.model = apply_after_load(model.eval(), scheme)
+        self.applied = Applied(scheme, round(weight_mb(self.model), 1))
+        self.ctx.log.info("model %s on %s: %s, %.0f MB of weights", self.model_path, self.device, scheme,
+                          self.applied.weight_mb)
         if self.structured:
             from ..intents.skills import response_schema
             from .structured import JsonConstraint
             config = self.model.config
             vocab_size = getattr(getattr(config, "text_config", config), "vocab_size", None) or len(self.processor.tokenizer)
             self.constraint = JsonConstraint(self.processor.tokenizer, vocab_size, response_schema(self.skills))
+        if self.warmup:
+            self._warm_up()
+
+    def _warm_up(self) -> None:
+        """One short generation at load, so the first user turn does not pay for kernel set-up."""
+        import torch
+        messages = [{"role": "user", "content": [{"type": "text", "text": "hello"}]}]
+        prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True)
+        inputs = self.processor(text=prompt, return_tensors="pt").to(self.device)
+        started = time.monotonic()
+        with torch.inference_mode():
+            self.model.generate(**inputs, max_new_tokens=2, do_sample=False)
+        self.ctx.log.info("warm-up generation took %.2f s", time.monotonic() - started)
 
     def process(self, frame: Frame) -> Iterable[Frame]:
         if isinstance(frame, ImageFrame):
