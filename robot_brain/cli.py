@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     bs.add_argument("--json", type=Path, metavar="FILE", help="write the figures here")
     bs.add_argument("--trials", type=int, default=50, help="spoken stops, fed in real time (about 2 s each)")
     bs.set_defaults(func=cmd_bench_speech)
+    bv = bench_sub.add_parser("vlm", help="the brain's back-end vs plain generate() on a SmolVLM-256M-shaped "
+                              "random model: decode tok/s, first token, ceiling, memory")
+    bv.add_argument("--json", type=Path, metavar="FILE", help="write the figures here")
+    bv.add_argument("--repeats", type=int, default=3, help="timed generations per variant (after one warm-up)")
+    bv.set_defaults(func=cmd_bench_vlm)
     be = bench_sub.add_parser("e2e", help="end-of-speech to first-audio latency (not in this version)")
     be.set_defaults(func=lambda a: _not_available("the end-to-end latency benchmark"))
 
@@ -208,6 +213,23 @@ def cmd_models(args) -> int:
     except RegistryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def cmd_bench_vlm(args) -> int:
+    from .bench import write_json
+    from .bench_vlm import bench_vlm
+    if args.repeats < 1:
+        raise ConfigError("--repeats must be at least 1")
+    print("building the SmolVLM-256M-shaped model on first use, then timing both variants (minutes) ...", flush=True)
+    r = bench_vlm(args.repeats)
+    write_json(r, args.json)
+    print(f"decode: {r['decode_tok_s']} tok/s ({r['quantisation']}) vs {r['baseline_decode_tok_s']} tok/s "
+          f"({r['baseline']}); ceiling {r['ceiling_tok_s']} tok/s at {r['memory_bandwidth_gbs']} GB/s")
+    print(f"first token: {r['ttft_s']} s vs {r['baseline_ttft_s']} s; peak RSS {r['peak_rss_mb']} MB "
+          f"(baseline {r['baseline_peak_rss_mb']} MB); {r['prompt_tokens']} prompt tokens")
+    misses = [k for k, ok in r["targets"].items() if not ok]
+    print("targets: " + ("all met" if not misses else "MISSED " + ", ".join(misses)))
+    return 0
 
 
 def cmd_devices(args) -> int:

@@ -142,3 +142,12 @@ def test_cpu_default_and_cuda_only_schemes():
         load_kwargs("4bit", "cpu")
     with pytest.raises(ValueError, match="unknown quantisation"):
         choose("int3", "cpu")
+
+
+@pytest.mark.slow
+def test_the_vlm_bench_measures_both_variants_on_a_small_model(tiny_vlm_dir):
+    from robot_brain.bench_vlm import _measure
+    for variant in ("baseline", "backend"):
+        r = _measure(str(tiny_vlm_dir), variant, repeats=1)
+        assert r["ttft_s"] > 0 and r["decode_tok_s"] > 0 and r["lm_weight_mb_per_token"] > 0
+        assert ("int8" in r["quantisation"]) == (variant == "backend")

@@ -1,0 +1,156 @@
+"""`robot-brain bench vlm`: the brain's back-end against plain `generate()` on a SmolVLM-256M-shaped model.
+
+Both run in their own subprocess (so each has its own peak memory) on the same random-weight model,
+640×480 frame, ~80-token prompt and 48 new tokens. The run also measures memory bandwidth and
+reports the decode ceiling: bandwidth ÷ bytes of language-model weights read per token.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+NEW_TOKENS = 48
+QUESTION = "What is on the table?"          # with the 64 image tokens: a prompt of about 80 tokens
+
+
+def smolvlm_256m_shaped(root: Path | None = None) -> Path:
+    """A random model with SmolVLM-256M's shapes (SigLIP-B/16 at 512 px, Llama 30×576, vocab 49,280, 64 image tokens)."""
+    from .testing import SMOLVLM_CHAT_TEMPLATE, _bpe, _cached
+
+    def build(path: Path) -> None:
+        import torch
+        from transformers import (Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor,
+                                  PreTrainedTokenizerFast)
+        from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
+        special = ["<|pad|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
+                   "<global-img>"]
+        tok = PreTrainedTokenizerFast(tokenizer_object=_bpe(400, special), bos_token="<|im_start|>",
+                                      eos_token="<end_of_utterance>", pad_token="<|pad|>")
+        cfg = Idefics3Config(
+            vision_config=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+                               image_size=512, patch_size=16),
+            text_config=dict(model_type="llama", vocab_size=49280, hidden_size=576, intermediate_size=1536,
+                             num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3,
+                             tie_word_embeddings=True, pad_token_id=tok.pad_token_id,
+                             bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id),
+            scale_factor=4, image_token_id=tok.convert_tokens_to_ids("<image>"), tie_word_embeddings=True)
+        torch.manual_seed(0)
+        model = Idefics3ForConditionalGeneration(cfg)
+        images = Idefics3ImageProcessorPil(size={"longest_edge": 512}, max_image_size={"longest_edge": 512},
+                                           do_image_splitting=False)
+        processor = Idefics3Processor(image_processor=images, tokenizer=tok, chat_template=SMOLVLM_CHAT_TEMPLATE,
+                                      image_seq_len=64)
+        model.save_pretrained(path)
+        processor.save_pretrained(path)
+
+    return _cached("smolvlm-256m-shaped", "1", build, root)
+
+
+def memory_bandwidth_gbs(mb: int = 256, repeats: int = 5) -> float:
+    """Read+write bandwidth of a large copy (GB/s), best of `repeats`."""
+    src = np.ones(mb * 2**20 // 8)
+    dst = np.empty_like(src)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * src.nbytes / best / 1e9
+
+
+def _measure(folder: str, variant: str, repeats: int) -> dict:
+    """Runs in a subprocess: load the model the variant's way, generate, time first token and decode."""
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers.generation.streamers import BaseStreamer
+
+    from .brain.quantise import apply_after_load, language_model, weight_mb
+
+    torch.manual_seed(0)
+    processor = AutoProcessor.from_pretrained(folder)
+    if variant == "baseline":
+        model = AutoModelForImageTextToText.from_pretrained(folder, dtype=torch.bfloat16).eval()
+        scheme = "bf16 (plain generate)"
+    else:
+        model = apply_after_load(AutoModelForImageTextToText.from_pretrained(folder).eval(), "int8-dynamic")
+        scheme = "int8-dynamic language model, fp32 vision"
+    frame = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": QUESTION}]}]
+    prompt = processor.apply_chat_template(messages, add_generation_prompt=True)
+    inputs = processor(text=prompt, images=[frame], return_tensors="pt")
+
+    class Clock(BaseStreamer):
+        def __init__(self):
+            self.times = []
+
+        def put(self, value):
+            self.times.append(time.perf_counter())
+
+        def end(self):
+            pass
+
+    ttfts, decodes = [], []
+    for i in range(repeats + 1):
+        clock = Clock()
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            model.generate(**inputs, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, do_sample=False,
+                           streamer=clock)
+        token_times = clock.times[1:]                 # the first put() is the prompt
+        if i == 0:
+            continue                                  # warm-up
+        ttfts.append(token_times[0] - t0)
+        decodes.append((len(token_times) - 1) / (token_times[-1] - token_times[0]))
+    decoder = language_model(model)
+    lm_mb = weight_mb(decoder) + (weight_mb(model.lm_head) if hasattr(model, "lm_head") else 0)
+    embed = decoder.get_input_embeddings() if hasattr(decoder, "get_input_embeddings") else None
+    if embed is not None:   # an embedding lookup reads one row per token, not the whole table
+        lm_mb -= embed.weight.numel() * embed.weight.element_size() / 2**20
+    return {"ttft_s": statistics.median(ttfts), "decode_tok_s": statistics.median(decodes),
+            "prompt_tokens": int(inputs["input_ids"].shape[1]), "lm_weight_mb_per_token": round(lm_mb, 1),
+            "weight_mb": round(weight_mb(model), 1), "quantisation": scheme,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def bench_vlm(repeats: int = 3) -> dict:
+    folder = str(smolvlm_256m_shaped())
+    runs = {}
+    for variant in ("baseline", "backend"):
+        out = subprocess.run([sys.executable, "-m", "robot_brain.bench_vlm", folder, variant, str(repeats)],
+                             capture_output=True, text=True, timeout=1800)
+        if out.returncode != 0:
+            raise RuntimeError(f"the {variant} run failed:\n{out.stderr[-2000:]}")
+        runs[variant] = json.loads(out.stdout.strip().splitlines()[-1])
+    bandwidth = memory_bandwidth_gbs()
+    ours, base = runs["backend"], runs["baseline"]
+    ceiling = bandwidth * 1e9 / (ours["lm_weight_mb_per_token"] * 2**20)
+    result = {
+        "benchmark": "vlm", "model": "random SmolVLM-256M-shaped (Idefics3: SigLIP-B/16 @512, Llama 30x576)",
+        "device": "cpu", "new_tokens": NEW_TOKENS, "prompt_tokens": ours["prompt_tokens"],
+        "decode_tok_s": round(ours["decode_tok_s"], 2), "baseline_decode_tok_s": round(base["decode_tok_s"], 2),
+        "ttft_s": round(ours["ttft_s"], 3), "baseline_ttft_s": round(base["ttft_s"], 3),
+        "ceiling_tok_s": round(ceiling, 1), "memory_bandwidth_gbs": round(bandwidth, 1),
+        "peak_rss_mb": round(ours["peak_rss_mb"]), "baseline_peak_rss_mb": round(base["peak_rss_mb"]),
+        "weight_mb": ours["weight_mb"], "baseline_weight_mb": base["weight_mb"],
+        "quantisation": ours["quantisation"], "baseline": base["quantisation"],
+        "machine": {"python": platform.python_version(), "cpu": platform.machine()},
+    }
+    result["targets"] = {
+        "decode>=2x_baseline": result["decode_tok_s"] >= 2 * result["baseline_decode_tok_s"],
+        "decode>=0.5x_ceiling": result["decode_tok_s"] >= 0.5 * result["ceiling_tok_s"],
+        "ttft<=0.6x_baseline": result["ttft_s"] <= 0.6 * result["baseline_ttft_s"],
+        "peak_rss_mb<=1200": result["peak_rss_mb"] <= 1200,
+    }
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(_measure(sys.argv[1], sys.argv[2], int(sys.argv[3]))))
