@@ -78,6 +78,8 @@ class BrainConfig:
                                        "cannot see (s)", min=0.05, max=3600.0)
     quantisation: Literal["auto", "none", "bf16", "fp16", "int8-dynamic", "int8", "4bit"] = _opt(
         "auto", "weights: auto = int8-dynamic (language model) on CPU, fp16 on CUDA; int8/4bit need CUDA + bitsandbytes")
+    motion_keyframes: int = _opt(3, "frames (0.5 s apart, the latest last) shown for questions about motion; "
+                                     "1: always the latest frame only", min=1, max=8)
     history_turns: int = _opt(4, "earlier turns (question and reply) the brain remembers", min=0, max=64)
     history_tokens: int = _opt(512, "token budget for those turns; the oldest are left out first", min=0, max=32768)
     max_image_edge: int = _opt(1024, "frames are shrunk to this longer side before the model's own resizing (px)",

@@ -87,7 +87,8 @@ def _brain(config: Config, shared: Shared) -> Stage:
     return VLMBrain(model, device=c.device, max_new_tokens=c.max_new_tokens, structured=c.structured,
                     skills_path=c.skills, timeout_s=c.timeout_s, max_frame_age_s=c.max_frame_age_s,
                     max_image_edge=c.max_image_edge, history_turns=c.history_turns,
-                    history_tokens=c.history_tokens, quantisation=c.quantisation)
+                    history_tokens=c.history_tokens, quantisation=c.quantisation,
+                    motion_keyframes=c.motion_keyframes)
 
 
 def _speech_out(config: Config, shared: Shared) -> Stage:

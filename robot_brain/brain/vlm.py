@@ -8,7 +8,7 @@ from typing import Iterable
 
 from ..frames import Frame, ImageFrame, ReplyDelta, ReplyDone, ReplySentence, Turn
 from ..pipeline import Stage
-from .images import frame_problem, to_model_rgb
+from .images import Keyframes, asks_about_motion, frame_problem, to_model_rgb
 from .memory import Memory, language_instruction
 from .sentences import SentenceChunker
 from .structured import SayStream, parse_response
@@ -36,7 +36,7 @@ class VLMBrain(Stage):
                  system_prompt: str = DEFAULT_SYSTEM_PROMPT, structured: bool = True, skills_path: str = "",
                  timeout_s: float = 20.0, max_frame_age_s: float = 2.0, max_image_edge: int = 1024,
                  history_turns: int = 4, history_tokens: int = 512, quantisation: str = "auto",
-                 warmup: bool = True, name: str = "brain") -> None:
+                 warmup: bool = True, motion_keyframes: int = 3, name: str = "brain") -> None:
         super().__init__(name)
         self.model_path = str(model_path)
         self.device = device
@@ -56,7 +56,8 @@ class VLMBrain(Stage):
             from ..intents.skills import load_skills, skills_prompt
             self.skills = load_skills(skills_path or None)
             self.system_prompt = f"{system_prompt}\n{STRUCTURED_INSTRUCTIONS.format(skills=skills_prompt(self.skills))}"
-        self.latest_image: ImageFrame | None = None
+        self.keyframes = Keyframes(keep=max(1, motion_keyframes))
+        self.motion_keyframes = motion_keyframes
         self.model = self.processor = self.constraint = None
         self.last_prompt = ""
 
@@ -103,9 +104,13 @@ class VLMBrain(Stage):
             self.model.generate(**inputs, max_new_tokens=2, do_sample=False)
         self.ctx.log.info("warm-up generation took %.2f s", time.monotonic() - started)
 
+    @property
+    def latest_image(self) -> ImageFrame | None:
+        return self.keyframes.latest
+
     def process(self, frame: Frame) -> Iterable[Frame]:
         if isinstance(frame, ImageFrame):
-            self.latest_image = frame
+            self.keyframes.add(frame)
             return
         if isinstance(frame, Turn):
             yield frame                      # later stages (the intent gate) need the authorised turn
@@ -125,8 +130,11 @@ class VLMBrain(Stage):
         if picture is None and not problem:
             problem = f"the camera frame is unusable ({self.latest_image.image.shape})"
         if picture is not None:
-            content.insert(0, {"type": "image"})
             images = [picture]
+            if self.motion_keyframes > 1 and asks_about_motion(turn.text):
+                earlier = [to_model_rgb(f.image, self.max_image_edge) for f in self.keyframes.recent()[:-1]]
+                images = [im for im in earlier if im is not None] + images
+            content[:0] = [{"type": "image"}] * len(images)
         elif self.latest_image is not None:     # a camera exists but cannot be trusted now: say so first
             ctx.log.warning("turn %d: answering without vision: %s", number, problem)
             yield ReplySentence(text=NO_VISION, index=0, turn=number)

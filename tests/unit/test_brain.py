@@ -151,3 +151,27 @@ def test_the_vlm_bench_measures_both_variants_on_a_small_model(tiny_vlm_dir):
         r = _measure(str(tiny_vlm_dir), variant, repeats=1)
         assert r["ttft_s"] > 0 and r["decode_tok_s"] > 0 and r["lm_weight_mb_per_token"] > 0
         assert ("int8" in r["quantisation"]) == (variant == "backend")
+
+
+def test_keyframes_keep_frames_apart_and_motion_questions_are_recognised():
+    from robot_brain.brain.images import Keyframes, asks_about_motion
+    keys = Keyframes(keep=3, interval_s=0.5)
+    frames = [ImageFrame(image=np.zeros((4, 4, 3), np.uint8), t=t) for t in (0.0, 0.2, 0.6, 0.9, 1.2, 1.3)]
+    for f in frames:
+        keys.add(f)
+    assert [f.t for f in keys.recent()] == [0.6, 1.2, 1.3]
+    assert keys.latest is frames[-1]
+    assert asks_about_motion("Is he waving at me?") and asks_about_motion("what is happening")
+    assert not asks_about_motion("where is the red cup")
+
+
+@pytest.mark.slow
+def test_a_motion_question_shows_the_model_several_frames(tiny_vlm_dir):
+    import time
+    brain = VLMBrain(tiny_vlm_dir, max_new_tokens=4, structured=False, motion_keyframes=3)
+    now = time.monotonic()
+    frames = [ImageFrame(image=np.full((64, 64, 3), i * 60, np.uint8), t=now - 1.2 + 0.6 * i) for i in range(3)]
+    run_stage(brain, frames + [Turn(text="is the ball moving?", turn=1)])
+    assert brain.last_prompt.count("<image>") == 3
+    run_stage(brain, [Turn(text="where is the ball", turn=2)])
+    assert brain.last_prompt.count("<image>") == 1                 # the latest frame only
