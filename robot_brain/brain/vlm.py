@@ -10,6 +10,7 @@ from ..frames import Frame, ImageFrame, ReplyDelta, ReplyDone, ReplySentence, Tu
 from ..pipeline import Stage
 from .images import Keyframes, asks_about_motion, frame_problem, to_model_rgb
 from .memory import Memory, language_instruction
+from .processors import load_processor
 from .sentences import SentenceChunker
 from .structured import SayStream, parse_response
 
@@ -64,7 +65,7 @@ class VLMBrain(Stage):
     def open(self) -> None:
         try:
             import torch  # noqa: F401
-            from transformers import AutoModelForImageTextToText, AutoProcessor
+            from transformers import AutoModelForImageTextToText
         except ImportError as exc:
             raise RuntimeError(f"the VLM brain needs torch and transformers ({exc}); "
                                "install them with: pip install -e '.[models]'") from None
@@ -72,7 +73,7 @@ class VLMBrain(Stage):
             raise FileNotFoundError(f"no model folder at {self.model_path}")
         from .quantise import Applied, apply_after_load, choose, load_kwargs, weight_mb
         scheme = choose(self.quantisation, self.device)
-        self.processor = AutoProcessor.from_pretrained(self.model_path)
+        self.processor = load_processor(self.model_path)
         tokenizer = self.processor.tokenizer
         self.memory = Memory(lambda text: len(tokenizer(text, add_special_tokens=False).input_ids),
                              turns=self.history_turns, budget=self.history_tokens)
