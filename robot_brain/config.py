@@ -70,7 +70,7 @@ class BrainConfig:
     model: str = _opt("tiny-random", "model folder, or tiny-random: a random SmolVLM-shaped model whose answers "
                                      "are noise (for plumbing checks when no trained model is at hand)")
     device: str = _opt("cpu", "torch device for the model: cpu, cuda, cuda:1, ...")
-    max_new_tokens: int = _opt(200, "longest reply, in tokens (JSON included when structured)", min=1, max=4096)
+    max_new_tokens: int = _opt(400, "longest reply, in tokens (JSON included when structured)", min=1, max=4096)
     structured: bool = _opt(True, "reply as grammar-constrained JSON {say, intents} (false: free text, no intents)")
     skills: str = _opt("", "skills YAML (verbs the brain may propose); empty: the bundled robot_brain/intents/skills.yaml")
     timeout_s: float = _opt(20.0, "a reply taking longer is cut short with a spoken apology (s)", min=0.1, max=600.0)

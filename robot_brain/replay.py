@@ -13,8 +13,8 @@ from .bags import BagRecorder, BagReport, BagSource
 from .config import Config
 from .events import EventLog
 from .lineup import StageSlot, build_lineup
-from .speech.player import NullSink
 from .pipeline import Pipeline, Stage, StageStats, Timeline
+from .speech.player import NullSink
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ class VLMBrain(Stage):
 
     accepts = (Turn, ImageFrame)
 
-    def __init__(self, model_path: str | Path, *, device: str = "cpu", max_new_tokens: int = 200,
+    def __init__(self, model_path: str | Path, *, device: str = "cpu", max_new_tokens: int = 400,
                  system_prompt: str = DEFAULT_SYSTEM_PROMPT, structured: bool = True, skills_path: str = "",
                  timeout_s: float = 20.0, max_frame_age_s: float = 2.0, max_image_edge: int = 1024,
                  history_turns: int = 4, history_tokens: int = 512, quantisation: str = "auto",
