@@ -72,15 +72,15 @@ def _turns(config: Config, shared: Shared) -> Stage:
 
 def _brain(config: Config, shared: Shared) -> Stage:
     from .brain.vlm import VLMBrain
-    model = config.brain.model
+    model, fallbacks = config.brain.model, []
     if model == TINY_RANDOM:
         from .testing import tiny_idefics3_vlm
         model = str(tiny_idefics3_vlm())
     else:
-        from .brain.registry import RegistryError, resolve_model
+        from .brain.registry import RegistryError, resolve_model, smaller_pulled
         from .config import ConfigError
         try:
-            model = str(resolve_model(model))
+            model, fallbacks = str(resolve_model(model)), smaller_pulled(model)
         except RegistryError as exc:
             raise ConfigError(f"brain.model: {exc}") from None
     c = config.brain
@@ -88,7 +88,7 @@ def _brain(config: Config, shared: Shared) -> Stage:
                     skills_path=c.skills, timeout_s=c.timeout_s, max_frame_age_s=c.max_frame_age_s,
                     max_image_edge=c.max_image_edge, history_turns=c.history_turns,
                     history_tokens=c.history_tokens, quantisation=c.quantisation,
-                    motion_keyframes=c.motion_keyframes)
+                    motion_keyframes=c.motion_keyframes, fallbacks=fallbacks)
 
 
 def _speech_out(config: Config, shared: Shared) -> Stage:

@@ -116,6 +116,16 @@ def resolve_model(ref: str, registry: str | Path | None = None) -> Path:
     return folder
 
 
+def smaller_pulled(name: str, registry: str | Path | None = None) -> list[Path]:
+    """Folders of pulled profiles smaller than `name`, largest first: where to fall back when it does not fit."""
+    profiles = load_registry(registry)
+    if name not in profiles:
+        return []
+    smaller = sorted((p for p in profiles.values() if p.params_m < profiles[name].params_m),
+                     key=lambda p: -p.params_m)
+    return [local_folder(p) for p in smaller if (local_folder(p) / LOCK_FILE).is_file()]
+
+
 def check_folder(folder: str | Path, profile: Profile | None = None) -> list[str]:
     """Problems that would stop the brain from loading `folder` (empty list: it looks loadable)."""
     folder = Path(folder)

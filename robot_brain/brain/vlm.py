@@ -37,9 +37,11 @@ class VLMBrain(Stage):
                  system_prompt: str = DEFAULT_SYSTEM_PROMPT, structured: bool = True, skills_path: str = "",
                  timeout_s: float = 20.0, max_frame_age_s: float = 2.0, max_image_edge: int = 1024,
                  history_turns: int = 4, history_tokens: int = 512, quantisation: str = "auto",
-                 warmup: bool = True, motion_keyframes: int = 3, name: str = "brain") -> None:
+                 warmup: bool = True, motion_keyframes: int = 3, fallbacks: Iterable[str | Path] = (),
+                 name: str = "brain") -> None:
         super().__init__(name)
         self.model_path = str(model_path)
+        self.fallbacks = [str(f) for f in fallbacks]      # smaller models to load if this one does not fit
         self.device = device
         self.max_new_tokens = max_new_tokens
         self.system_prompt = system_prompt
@@ -65,26 +67,50 @@ class VLMBrain(Stage):
     def open(self) -> None:
         try:
             import torch  # noqa: F401
-            from transformers import AutoModelForImageTextToText
+            import transformers  # noqa: F401
         except ImportError as exc:
             raise RuntimeError(f"the VLM brain needs torch and transformers ({exc}); "
                                "install them with: pip install -e '.[models]'") from None
-        if not Path(self.model_path).exists():
-            raise FileNotFoundError(f"no model folder at {self.model_path}")
+        candidates = [self.model_path, *self.fallbacks]
+        for i, path in enumerate(candidates):
+            try:
+                self._load(path)
+            except MemoryError as exc:
+                if i + 1 == len(candidates):
+                    raise RuntimeError(f"not enough memory to load {path} on {self.device} ({exc}); pick a smaller "
+                                       "model profile (robot-brain models list) or another device") from None
+                self.ctx.log.warning("not enough memory for %s on %s; trying the smaller %s", path, self.device,
+                                     candidates[i + 1])
+                continue
+            break
+        self._prepare_decoding()
+
+    def _load(self, path: str) -> None:
+        import torch
+        from transformers import AutoModelForImageTextToText
+
         from .quantise import Applied, apply_after_load, choose, load_kwargs, weight_mb
+        if not Path(path).exists():
+            raise FileNotFoundError(f"no model folder at {path}")
         scheme = choose(self.quantisation, self.device)
-        self.processor = load_processor(self.model_path)
+        self.processor = load_processor(path)
         tokenizer = self.processor.tokenizer
         self.memory = Memory(lambda text: len(tokenizer(text, add_special_tokens=False).input_ids),
                              turns=self.history_turns, budget=self.history_tokens)
         kwargs = load_kwargs(scheme, self.device)
-        model = AutoModelForImageTextToText.from_pretrained(self.model_path, **kwargs)
-        if "device_map" not in kwargs:
-            model = model.to(self.device)
-        self.model = apply_after_load(model.eval(), scheme)
+        try:
+            model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)
+            if "device_map" not in kwargs:
+                model = model.to(self.device)
+            model = apply_after_load(model.eval(), scheme)
+        except torch.OutOfMemoryError as exc:          # CUDA out of memory: same handling as host memory
+            self.model = None
+            raise MemoryError(str(exc).splitlines()[0]) from None
+        self.model, self.model_path = model, str(path)
         self.applied = Applied(scheme, round(weight_mb(self.model), 1))
-        self.ctx.log.info("model %s on %s: %s, %.0f MB of weights", self.model_path, self.device, scheme,
-                          self.applied.weight_mb)
+        self.ctx.log.info("model %s on %s: %s, %.0f MB of weights", path, self.device, scheme, self.applied.weight_mb)
+
+    def _prepare_decoding(self) -> None:
         if self.structured:
             from ..intents.skills import response_schema
             from .structured import JsonConstraint

@@ -175,3 +175,24 @@ def test_a_motion_question_shows_the_model_several_frames(tiny_vlm_dir):
     assert brain.last_prompt.count("<image>") == 3
     run_stage(brain, [Turn(text="where is the ball", turn=2)])
     assert brain.last_prompt.count("<image>") == 1                 # the latest frame only
+
+
+@pytest.mark.slow
+def test_out_of_memory_at_load_falls_back_to_the_smaller_model_or_stops_clearly(tiny_vlm_dir, tiny_llava_dir,
+                                                                               monkeypatch):
+    import torch
+    from transformers import AutoModelForImageTextToText
+    real = AutoModelForImageTextToText.from_pretrained.__func__
+
+    def tight(cls, path, *args, **kwargs):
+        if str(path) == str(tiny_vlm_dir):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(cls, path, *args, **kwargs)
+
+    monkeypatch.setattr(AutoModelForImageTextToText, "from_pretrained", classmethod(tight))
+    brain = VLMBrain(tiny_vlm_dir, max_new_tokens=4, structured=False, fallbacks=[tiny_llava_dir])
+    out = run_stage(brain, [Turn(text="hi", turn=1)])
+    assert [f for f in out if isinstance(f, ReplyDone)] and brain.model_path == str(tiny_llava_dir)
+    alone = run_stage(VLMBrain(tiny_vlm_dir, structured=False), [Turn(text="hi", turn=1)])
+    errors = [f for f in alone if isinstance(f, StageError)]
+    assert errors and errors[0].fatal and "not enough memory" in errors[0].error and "smaller" in errors[0].error

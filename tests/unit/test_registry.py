@@ -84,3 +84,14 @@ def test_an_unknown_or_missing_model_stops_the_run_before_it_starts(tmp_path, mo
     bag = str(Path(__file__).resolve().parents[1] / "data" / "sample_bag")
     assert main(["--set", "brain.model=nonesuch", "replay", bag, "--out", str(tmp_path / "o")]) == 2
     assert main(["--set", "brain.model=smolvlm-256m", "replay", bag, "--out", str(tmp_path / "o")]) == 2
+
+
+def test_smaller_pulled_profiles_are_the_fallbacks(tmp_path, monkeypatch):
+    from robot_brain.brain.registry import smaller_pulled
+    monkeypatch.setenv("ROBOT_BRAIN_MODELS", str(tmp_path))
+    profiles = load_registry()
+    for name in ("smolvlm-256m", "smolvlm-500m", "qwen3-vl-2b"):
+        local_folder(profiles[name]).mkdir(parents=True)
+        (local_folder(profiles[name]) / LOCK_FILE).write_text("{}")
+    assert [p.name for p in smaller_pulled("qwen2.5-vl-3b")] == ["qwen3-vl-2b", "smolvlm-500m", "smolvlm-256m"]
+    assert smaller_pulled("smolvlm-256m") == [] and smaller_pulled("not-a-profile") == []
