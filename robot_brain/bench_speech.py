@@ -15,7 +15,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .frames import Frame, ReplySentence, Stop, Turn
+from .frames import AudioChunk, Frame, ReplySentence, Stop, Turn
 from .pipeline import Pipeline, Stage
 
 RATE = 16000
@@ -119,8 +119,7 @@ def stop_latency(trials: int = 50, busy_s: float = 3.0, seed: int = 0,
 
     pipeline = Pipeline(stages, queue_size=512)
     pipeline.add_sink(sink)
-    latencies, missed, word_ends = [], 0, []
-    from .frames import AudioChunk
+    latencies, missed = [], 0
     with pipeline:
         for trial in range(trials):
             word = words[STOP_VOICES[trial % len(STOP_VOICES)]]
@@ -149,7 +148,6 @@ def stop_latency(trials: int = 50, busy_s: float = 3.0, seed: int = 0,
                 latencies.append(hits[0])
             else:
                 missed += 1
-            word_ends.append(word_end)
             if progress:
                 progress(trial + 1)
         pipeline.wait_idle(busy_s + 10)

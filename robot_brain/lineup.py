@@ -1,7 +1,7 @@
 """The standard line-up of stages, in pipeline order, and which of them this version provides."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from .config import Config
@@ -16,7 +16,6 @@ class Shared:
     """What several stages of one line-up share: the robot's speaking state and where its voice goes."""
     speaking: SpeakingState
     sink: AudioSink | None = None        # None: from tts.output
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
-import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from robot_brain.bags import (AUDIO_DATA, AUDIO_DATA_STAMPED, AUDIO_INFO, CAMERA_INFO, COMPRESSED_IMAGE,  # noqa: E402
                               STRING, BagWriter, header)
 from robot_brain.config import TopicsConfig  # noqa: E402
+from robot_brain.testing import spoken  # noqa: E402
 
 RATE = 16000
 WIDTH, HEIGHT = 320, 240
@@ -49,24 +47,14 @@ def table_scene(index: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(img * light + noise, 0, 255).astype(np.uint8)
 
 
-def speak(text: str, workdir: Path) -> np.ndarray:
-    """espeak-ng speech of `text`, as float32 at 16 kHz."""
-    wav = workdir / "speech.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(wav), text], check=True)
-    audio, rate = soundfile.read(wav, dtype="float32")
-    n = int(round(len(audio) * RATE / rate))
-    return np.interp(np.arange(n) * rate / RATE, np.arange(len(audio)), audio).astype(np.float32)
-
-
 def make(out: Path, storage: str) -> None:
     topics = TopicsConfig()
     rng = np.random.default_rng(7)
     track = np.zeros(int(DURATION_S * RATE), np.float32)
-    with tempfile.TemporaryDirectory() as tmp:
-        for start, text in SPOKEN:
-            speech = speak(text, Path(tmp))
-            begin = int(start * RATE)
-            track[begin:begin + len(speech)] += speech[: len(track) - begin]
+    for start, text in SPOKEN:
+        speech = spoken(text, voice="en-us", speed=160, sample_rate=RATE)
+        begin = int(start * RATE)
+        track[begin:begin + len(speech)] += speech[: len(track) - begin]
     track += rng.normal(0, 0.002, len(track)).astype(np.float32)   # a quiet room, not digital silence
     pcm = (np.clip(track, -1, 1) * 32767).astype("<i2")
 

@@ -151,7 +151,7 @@ class VLMBrain(Stage):
 
         ctx, number = self.ctx, turn.turn
         content = [{"type": "text", "text": turn.text}]
-        images = None
+        images, no_vision = None, False
         problem = frame_problem(self.latest_image, time.monotonic(), self.max_frame_age_s)
         picture = None if problem else to_model_rgb(self.latest_image.image, self.max_image_edge)
         if picture is None and not problem:
@@ -164,6 +164,7 @@ class VLMBrain(Stage):
             content[:0] = [{"type": "image"}] * len(images)
         elif self.latest_image is not None:     # a camera exists but cannot be trusted now: say so first
             ctx.log.warning("turn %d: answering without vision: %s", number, problem)
+            no_vision = True
             yield ReplySentence(text=NO_VISION, index=0, turn=number)
             content[0]["text"] += " (The camera is not available; answer without it.)"
         system = f"{self.system_prompt}\n{language_instruction(turn.language)}"
@@ -195,7 +196,6 @@ class VLMBrain(Stage):
         started = time.monotonic()
         worker = threading.Thread(target=generate, name=f"{self.name}-generate", daemon=True)
         worker.start()
-        no_vision = images is None and self.latest_image is not None
         chunker, index, whole, said = SentenceChunker(), int(no_vision), [], [NO_VISION + " "] if no_vision else []
         say = SayStream() if self.constraint is not None else None
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -106,22 +106,31 @@ class AudioConformer:
         return self._resampler.resample_chunk(x)
 
 
+def _conformed(blocks: Iterable[np.ndarray], sample_rate: int, *, start_stamp: float, realtime: bool,
+               name: str) -> Iterator[AudioChunk]:
+    """Blocks at `sample_rate` → conformed AudioChunks stamped by stream time, optionally paced in real time."""
+    conform = AudioConformer(name=name)
+    begin, read = time.monotonic(), 0
+    for data in blocks:
+        out = conform(data, sample_rate)
+        stamp = start_stamp + read / sample_rate
+        read += len(data)
+        if realtime:
+            time.sleep(max(0.0, begin + read / sample_rate - time.monotonic()))
+        if out.size:
+            yield AudioChunk(samples=out, sample_rate=conform.target_rate, stamp=stamp)
+    rest = conform.flush()
+    if rest.size:
+        yield AudioChunk(samples=rest, sample_rate=conform.target_rate, stamp=start_stamp + read / sample_rate)
+
+
 def chunks_of(samples: np.ndarray, sample_rate: int, *, block_s: float = 0.1, start_stamp: float = 0.0,
               realtime: bool = False) -> Iterator[AudioChunk]:
     """Conformed AudioChunks of `block_s` seconds from an array (optionally paced in real time)."""
-    conform = AudioConformer()
     samples = np.asarray(samples)
     block = max(1, int(round(block_s * sample_rate)))
-    begin = time.monotonic()
-    for i in range(0, len(samples), block):
-        out = conform(samples[i:i + block], sample_rate)
-        if realtime:
-            time.sleep(max(0.0, begin + (i + block) / sample_rate - time.monotonic()))
-        if out.size:
-            yield AudioChunk(samples=out, sample_rate=conform.target_rate, stamp=start_stamp + i / sample_rate)
-    rest = conform.flush()
-    if rest.size:
-        yield AudioChunk(samples=rest, sample_rate=conform.target_rate, stamp=start_stamp + len(samples) / sample_rate)
+    blocks = (samples[i:i + block] for i in range(0, len(samples), block))
+    return _conformed(blocks, sample_rate, start_stamp=start_stamp, realtime=realtime, name="audio")
 
 
 def wav_chunks(path: str | Path, *, block_s: float = 0.1, realtime: bool = False) -> Iterator[AudioChunk]:
@@ -131,17 +140,6 @@ def wav_chunks(path: str | Path, *, block_s: float = 0.1, realtime: bool = False
         info = soundfile.info(str(path))
     except (RuntimeError, soundfile.LibsndfileError) as exc:
         raise ValueError(f"cannot read audio file {path}: {exc}") from exc
-    conform = AudioConformer(name=str(path))
     block = max(1, int(round(block_s * info.samplerate)))
-    begin, read = time.monotonic(), 0
-    for data in soundfile.blocks(str(path), blocksize=block, dtype="float32", always_2d=True):
-        out = conform(data, info.samplerate)
-        stamp = read / info.samplerate
-        read += len(data)
-        if realtime:
-            time.sleep(max(0.0, begin + read / info.samplerate - time.monotonic()))
-        if out.size:
-            yield AudioChunk(samples=out, sample_rate=conform.target_rate, stamp=stamp)
-    rest = conform.flush()
-    if rest.size:
-        yield AudioChunk(samples=rest, sample_rate=conform.target_rate, stamp=read / info.samplerate)
+    blocks = soundfile.blocks(str(path), blocksize=block, dtype="float32", always_2d=True)
+    return _conformed(blocks, info.samplerate, start_stamp=0.0, realtime=realtime, name=str(path))

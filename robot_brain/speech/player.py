@@ -62,12 +62,12 @@ class WavSink(PacedSink):
         self._file = None
 
     def write(self, block: np.ndarray, sample_rate: int) -> None:
-        import soundfile
         if self.sample_rate and sample_rate != self.sample_rate:
             raise ValueError(f"WavSink got {sample_rate} Hz after {self.sample_rate} Hz; one voice per file")
         self.sample_rate = sample_rate
         self._pace(len(block) / sample_rate)
         if self.path is not None and self._file is None:
+            import soundfile
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = soundfile.SoundFile(self.path, "w", samplerate=sample_rate, channels=1, subtype="PCM_16")
         if self._file is not None:

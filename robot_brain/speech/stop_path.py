@@ -64,6 +64,7 @@ class StopSpotter(Stage):
         samples = frame.samples
         if frame.sample_rate != SAMPLE_RATE or not np.isfinite(samples).all():
             samples = self._conform(samples, frame.sample_rate)
+            frame = AudioChunk(samples=samples, sample_rate=SAMPLE_RATE, stamp=frame.stamp, t=frame.t)   # conformed once
         pos = 0
         while pos < len(samples):
             take = min(len(samples) - pos, self.hop - self._since_hop)
