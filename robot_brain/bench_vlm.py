@@ -48,10 +48,10 @@ def smolvlm_256m_shaped(root: Path | None = None) -> Path:
                                            do_image_splitting=False)
         processor = Idefics3Processor(image_processor=images, tokenizer=tok, chat_template=SMOLVLM_CHAT_TEMPLATE,
                                       image_seq_len=64)
-        model.save_pretrained(path)
+        model.to(torch.bfloat16).save_pretrained(path)       # SmolVLM's published weights are bf16
         processor.save_pretrained(path)
 
-    return _cached("smolvlm-256m-shaped", "1", build, root)
+    return _cached("smolvlm-256m-shaped", "2", build, root)
 
 
 def memory_bandwidth_gbs(mb: int = 256, repeats: int = 5) -> float:
@@ -72,7 +72,7 @@ def _measure(folder: str, variant: str, repeats: int) -> dict:
     from transformers import AutoModelForImageTextToText, AutoProcessor
     from transformers.generation.streamers import BaseStreamer
 
-    from .brain.quantise import apply_after_load, language_model, weight_mb
+    from .brain.quantise import choose, language_model, load_model, weight_mb
 
     torch.manual_seed(0)
     processor = AutoProcessor.from_pretrained(folder)
@@ -80,8 +80,8 @@ def _measure(folder: str, variant: str, repeats: int) -> dict:
         model = AutoModelForImageTextToText.from_pretrained(folder, dtype=torch.bfloat16).eval()
         scheme = "bf16 (plain generate)"
     else:
-        model = apply_after_load(AutoModelForImageTextToText.from_pretrained(folder).eval(), "int8-dynamic")
-        scheme = "int8-dynamic language model, fp32 vision"
+        scheme = choose("auto", "cpu")
+        model = load_model(folder, scheme, "cpu")
     frame = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": QUESTION}]}]
     prompt = processor.apply_chat_template(messages, add_generation_prompt=True)

@@ -76,8 +76,8 @@ class BrainConfig:
     timeout_s: float = _opt(20.0, "a reply taking longer is cut short with a spoken apology (s)", min=0.1, max=600.0)
     max_frame_age_s: float = _opt(2.0, "an older camera frame is not shown to the model; the robot says it "
                                        "cannot see (s)", min=0.05, max=3600.0)
-    quantisation: Literal["auto", "none", "bf16", "fp16", "int8-dynamic", "int8", "4bit"] = _opt(
-        "auto", "weights: auto = int8-dynamic (language model) on CPU, fp16 on CUDA; int8/4bit need CUDA + bitsandbytes")
+    quantisation: Literal["auto", "none", "bf16", "fp16", "int8-dynamic", "int8-dynamic-all", "int8", "4bit"] = _opt(
+        "auto", "weights: auto = int8-dynamic-all (every linear layer) on CPU, fp16 on CUDA; int8/4bit need CUDA + bitsandbytes")
     motion_keyframes: int = _opt(3, "frames (0.5 s apart, the latest last) shown for questions about motion; "
                                      "1: always the latest frame only", min=1, max=8)
     history_turns: int = _opt(4, "earlier turns (question and reply) the brain remembers", min=0, max=64)

@@ -71,22 +71,25 @@ def _turns(config: Config, shared: Shared) -> Stage:
 
 def _brain(config: Config, shared: Shared) -> Stage:
     from .brain.vlm import VLMBrain
-    model, fallbacks = config.brain.model, []
+    c = config.brain
+    model, fallbacks, quantisation = c.model, [], c.quantisation
     if model == TINY_RANDOM:
         from .testing import tiny_idefics3_vlm
         model = str(tiny_idefics3_vlm())
     else:
-        from .brain.registry import RegistryError, resolve_model, smaller_pulled
+        from .brain.registry import RegistryError, load_registry, resolve_model, smaller_pulled
         from .config import ConfigError
         try:
             model, fallbacks = str(resolve_model(model)), smaller_pulled(model)
+            profile = load_registry().get(c.model)
         except RegistryError as exc:
             raise ConfigError(f"brain.model: {exc}") from None
-    c = config.brain
+        if profile is not None and quantisation == "auto":   # the profile says what suits it per device
+            quantisation = profile.quantisation.get("cuda" if c.device.startswith("cuda") else "cpu", "auto")
     return VLMBrain(model, device=c.device, max_new_tokens=c.max_new_tokens, structured=c.structured,
                     skills_path=c.skills, timeout_s=c.timeout_s, max_frame_age_s=c.max_frame_age_s,
                     max_image_edge=c.max_image_edge, history_turns=c.history_turns,
-                    history_tokens=c.history_tokens, quantisation=c.quantisation,
+                    history_tokens=c.history_tokens, quantisation=quantisation,
                     motion_keyframes=c.motion_keyframes, fallbacks=fallbacks)
 
 

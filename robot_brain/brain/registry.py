@@ -12,7 +12,7 @@ import yaml
 
 FAMILIES = {"idefics3", "smolvlm", "qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava", "gemma3"}
 DEVICE_PROFILES = {"cpu", "orin-nano-8gb", "agx-orin", "cuda"}
-QUANTISATIONS = {"none", "int8-dynamic", "int8", "4bit"}
+QUANTISATIONS = {"none", "bf16", "fp16", "int8-dynamic", "int8-dynamic-all", "int8", "4bit"}
 LOCK_FILE = ".robot_brain-profile.json"
 
 

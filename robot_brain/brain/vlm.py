@@ -87,9 +87,8 @@ class VLMBrain(Stage):
 
     def _load(self, path: str) -> None:
         import torch
-        from transformers import AutoModelForImageTextToText
 
-        from .quantise import Applied, apply_after_load, choose, load_kwargs, weight_mb
+        from .quantise import Applied, choose, load_model, weight_mb
         if not Path(path).exists():
             raise FileNotFoundError(f"no model folder at {path}")
         scheme = choose(self.quantisation, self.device)
@@ -97,12 +96,8 @@ class VLMBrain(Stage):
         tokenizer = self.processor.tokenizer
         self.memory = Memory(lambda text: len(tokenizer(text, add_special_tokens=False).input_ids),
                              turns=self.history_turns, budget=self.history_tokens)
-        kwargs = load_kwargs(scheme, self.device)
         try:
-            model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)
-            if "device_map" not in kwargs:
-                model = model.to(self.device)
-            model = apply_after_load(model.eval(), scheme)
+            model = load_model(path, scheme, self.device)
         except torch.OutOfMemoryError as exc:          # CUDA out of memory: same handling as host memory
             self.model = None
             raise MemoryError(str(exc).splitlines()[0]) from None

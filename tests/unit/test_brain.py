@@ -123,21 +123,29 @@ def test_the_brain_remembers_earlier_turns_and_the_users_language(tiny_vlm_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scheme", ["none", "bf16", "int8-dynamic"])
+@pytest.mark.parametrize("scheme", ["none", "bf16", "int8-dynamic", "int8-dynamic-all"])
 def test_every_cpu_quantisation_answers_on_the_tiny_model(tiny_vlm_dir, scheme):
     brain = VLMBrain(tiny_vlm_dir, max_new_tokens=6, structured=False, quantisation=scheme)
     out = run_stage(brain, [ImageFrame(image=np.zeros((240, 320, 3), np.uint8)), Turn(text="hi", turn=1)])
     assert not [f for f in out if isinstance(f, StageError)]
     assert [f for f in out if isinstance(f, ReplyDone)]
     assert brain.applied.scheme == scheme and brain.applied.weight_mb > 0
-    if scheme == "int8-dynamic":
+    if scheme.startswith("int8-dynamic"):
         import torch
-        assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in brain.model.modules())
+        from torch import nn
+
+        from robot_brain.brain.quantise import language_model
+        int8 = torch.ao.nn.quantized.dynamic.Linear
+        assert all(isinstance(m, int8) for m in language_model(brain.model).modules() if isinstance(m, nn.Linear))
+        assert isinstance(brain.model.lm_head, int8)
+        vision = brain.model.model.vision_model
+        assert any(isinstance(m, int8) for m in vision.modules()) == (scheme == "int8-dynamic-all")
+        assert all(p.dtype == torch.float32 for p in brain.model.parameters())
 
 
 def test_cpu_default_and_cuda_only_schemes():
     from robot_brain.brain.quantise import choose, load_kwargs
-    assert choose("auto", "cpu") == "int8-dynamic" and choose("auto", "cuda:0") == "fp16"
+    assert choose("auto", "cpu") == "int8-dynamic-all" and choose("auto", "cuda:0") == "fp16"
     with pytest.raises(ValueError, match="needs CUDA"):
         load_kwargs("4bit", "cpu")
     with pytest.raises(ValueError, match="unknown quantisation"):

@@ -15,7 +15,7 @@ def test_registry_entries_validate():
     small = profiles["smolvlm-256m"]
     assert small.hub_id == "HuggingFaceTB/SmolVLM-256M-Instruct" and small.family == "idefics3"
     assert small.image_edge == 512 and small.image_tokens == 64 and not small.image_splitting
-    assert "cpu" in small.devices and small.quantisation["cpu"] == "int8-dynamic"
+    assert "cpu" in small.devices and small.quantisation["cpu"] == "int8-dynamic-all"
 
 
 @pytest.mark.parametrize("text, problem", [
