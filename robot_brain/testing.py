@@ -223,6 +223,46 @@ def tiny_llava(root: Path | None = None) -> Path:
     return _cached("llava", "1", build, root)
 
 
+def tiny_smolvlm2(root: Path | None = None) -> Path:
+    """A random SmolVLM v2 folder laid out like the hub's: its processor declares a torchvision video processor."""
+
+    def build(path: Path) -> None:
+        import json
+
+        import torch
+        from transformers import PreTrainedTokenizerFast, SmolVLMConfig, SmolVLMForConditionalGeneration
+        from transformers.models.smolvlm.image_processing_pil_smolvlm import SmolVLMImageProcessorPil
+        special = (["<|pad|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
+                    "<global-img>", "<video>"] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)])
+        tok = PreTrainedTokenizerFast(tokenizer_object=_bpe(400, special), bos_token="<|im_start|>",
+                                      eos_token="<end_of_utterance>", pad_token="<|pad|>")
+        image_size, patch, scale = 64, 16, 2
+        cfg = SmolVLMConfig(
+            vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                               image_size=image_size, patch_size=patch),
+            text_config=dict(model_type="llama", vocab_size=len(tok), hidden_size=64, intermediate_size=128,
+                             num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                             pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                             eos_token_id=tok.eos_token_id),
+            scale_factor=scale, image_token_id=tok.convert_tokens_to_ids("<image>"))
+        torch.manual_seed(0)
+        model = SmolVLMForConditionalGeneration(cfg)
+        model.generation_config.eos_token_id = tok.eos_token_id
+        model.generation_config.pad_token_id = tok.pad_token_id
+        model.save_pretrained(path)
+        SmolVLMImageProcessorPil(size={"longest_edge": image_size}, max_image_size={"longest_edge": image_size},
+                                 do_image_splitting=False).save_pretrained(path)
+        tok.save_pretrained(path)
+        (path / "chat_template.jinja").write_text(SMOLVLM_CHAT_TEMPLATE)
+        seq_len = (image_size // patch) ** 2 // scale ** 2
+        (path / "processor_config.json").write_text(json.dumps({"image_seq_len": seq_len,
+                                                                "processor_class": "SmolVLMProcessor"}))
+        (path / "video_preprocessor_config.json").write_text(json.dumps(
+            {"video_processor_type": "SmolVLMVideoProcessor", "size": {"longest_edge": image_size}}))
+
+    return _cached("smolvlm2", "1", build, root)
+
+
 def tiny_qwen2_vl(root: Path | None = None) -> Path:
     """A random Qwen2-VL model folder: weights, image processor and tokenizer (no video processor)."""
 

@@ -31,6 +31,12 @@ def tiny_qwen_dir(model_cache):
 
 
 @pytest.fixture(scope="session")
+def tiny_smolvlm2_dir(model_cache):
+    from robot_brain.testing import tiny_smolvlm2
+    return tiny_smolvlm2(model_cache)
+
+
+@pytest.fixture(scope="session")
 def tiny_whisper_dir(model_cache):
     from robot_brain.testing import tiny_whisper
     return tiny_whisper(model_cache)

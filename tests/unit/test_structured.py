@@ -130,8 +130,8 @@ def test_a_generation_that_runs_too_long_ends_with_an_apology(tiny_vlm_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["tiny_vlm_dir", "tiny_llava_dir", "tiny_qwen_dir"])
-def test_three_model_families_answer_an_image_and_a_question(family, request):
+@pytest.mark.parametrize("family", ["tiny_vlm_dir", "tiny_smolvlm2_dir", "tiny_llava_dir", "tiny_qwen_dir"])
+def test_four_model_families_answer_an_image_and_a_question(family, request):
     brain = VLMBrain(request.getfixturevalue(family), max_new_tokens=1000)   # room for a 240-character say
     image = ImageFrame(image=np.full((240, 320, 3), 128, np.uint8))
     out = run_stage(brain, [image, Turn(text="what do you see", turn=1)], timeout=120)

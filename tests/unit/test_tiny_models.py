@@ -53,3 +53,17 @@ def test_builders_cache_their_folders(model_cache, tiny_vlm_dir):
     from robot_brain.testing import tiny_idefics3_vlm
     assert tiny_idefics3_vlm(model_cache) == tiny_vlm_dir
     assert (tiny_vlm_dir / ".complete").exists()
+
+
+def test_smolvlm2_processor_is_built_without_its_torchvision_video_slot(tiny_smolvlm2_dir):
+    from transformers import AutoProcessor
+
+    from robot_brain.brain.processors import load_processor
+    with pytest.raises(ImportError, match="Torchvision"):
+        AutoProcessor.from_pretrained(tiny_smolvlm2_dir)      # what a user without torchvision would hit
+    processor = load_processor(tiny_smolvlm2_dir)
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "what do you see"}]}]
+    prompt = processor.apply_chat_template(messages, add_generation_prompt=True)
+    inputs = processor(text=prompt, images=[np.zeros((48, 64, 3), np.uint8)], return_tensors="pt")
+    assert int((inputs["input_ids"] == processor.image_token_id).sum()) == processor.image_seq_len
+    assert inputs["pixel_values"].shape[-2:] == (64, 64)
