@@ -1,7 +1,7 @@
 """Thin shim so `colcon build` (ament_python) installs robot_brain on a robot.
 
 Package metadata lives in pyproject.toml; this file only adds the ROS install layout:
-the ament index marker, package.xml, launch files, the default config and the model registry.
+the ament index marker, package.xml, launch files, the default config, the model registry and the default calibration.
 """
 from glob import glob
 
@@ -16,5 +16,6 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.py") + glob("launch/*.yaml")),
         (f"share/{PACKAGE}/config", [f"{PACKAGE}/default_config.yaml"]),
         (f"share/{PACKAGE}/models", ["models/registry.yaml"]),
+        (f"share/{PACKAGE}/calibration", glob("calibration/*.yaml")),
     ],
 )

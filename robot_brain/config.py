@@ -138,6 +138,24 @@ class TtsConfig:
 
 
 @dataclass
+class GateConfig:
+    confirm_timeout_s: float = _opt(10.0, "a risky intent not confirmed (yes/no) within this is dropped (s)",
+                                    min=1.0, max=120.0)
+    max_per_minute: int = _opt(20, "action intents let through per minute at most (stop is never limited)",
+                               min=1, max=600)
+    repeat_window_s: float = _opt(2.0, "the same verb and target again within this is dropped as a repeat (s)",
+                                  min=0.0, max=60.0)
+    min_confidence: float = _opt(0.3, "a less confident intent becomes a clarifying question", min=0.0, max=1.0)
+    require_point: bool = _opt(True, "an intent with a target needs an image point in the frame the brain "
+                               "looked at (fresh: brain.max_frame_age_s), else the robot asks where it is")
+    turn_ttl_s: float = _opt(60.0, "a proposal must come from a user turn this recent (s)", min=1.0, max=3600.0)
+    camera: str = _opt("", "camera intrinsics YAML (camera_calibration_parsers format); empty: the bundled "
+                       "calibration/camera.yaml; a CameraInfo in the stream wins")
+    extrinsics: str = _opt("", "camera → base extrinsic YAML; empty: the bundled calibration/extrinsics.yaml")
+    audit_log: str = _opt("", "append every gate decision to this JSON-lines file (replay: DIR/audit.jsonl)")
+
+
+@dataclass
 class Config:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     topics: TopicsConfig = field(default_factory=TopicsConfig)
@@ -148,6 +166,7 @@ class Config:
     asr: AsrConfig = field(default_factory=AsrConfig)
     stop: StopConfig = field(default_factory=StopConfig)
     tts: TtsConfig = field(default_factory=TtsConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
     source: str = field(default="<defaults>", compare=False, repr=False)
 
 

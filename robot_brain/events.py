@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .bags import intent_payload
-from .frames import (ActionIntent, Frame, IntentProposal, Interrupt, ReplyDone, ReplySentence, Speaking,
+from .frames import (ActionIntent, Confirmation, Frame, GateDecision, IntentProposal, Interrupt, ReplyDone, ReplySentence, Speaking,
                      SpeechAudio, SpeechEnded, SpeechStarted, StageError, Stop, Transcript, Turn)
 
 
@@ -30,8 +30,13 @@ def event_of(frame: Frame) -> dict[str, Any] | None:
     if isinstance(frame, ActionIntent):
         return {"type": "intent", **intent_payload(frame)}
     if isinstance(frame, IntentProposal):
-        return {"type": "proposal", "verb": frame.verb, "target": frame.target, "params": frame.params,
-                "source": frame.source}
+        return {"type": "proposal", "verb": _jsonable(frame.verb), "target": _jsonable(frame.target),
+                "params": _jsonable(frame.params), "point": _jsonable(frame.point), "source": frame.source}
+    if isinstance(frame, GateDecision):
+        return {"type": "gate", "verb": frame.verb, "decision": frame.decision, "reason": frame.reason,
+                "intent": frame.intent}
+    if isinstance(frame, Confirmation):
+        return {"type": "confirmation", "accepted": frame.accepted, "text": frame.text, "source": frame.source}
     if isinstance(frame, Stop):
         return {"type": "stop", "source": frame.source, "reason": frame.reason}
     if isinstance(frame, Interrupt):
@@ -45,6 +50,18 @@ def event_of(frame: Frame) -> dict[str, Any] | None:
     if isinstance(frame, StageError):
         return {"type": "error", "stage": frame.stage, "error": frame.error, "fatal": frame.fatal}
     return None
+
+
+def _jsonable(value: Any, limit: int = 200) -> Any:
+    """Model output as it may go into the log: JSON types kept, anything odd or huge shown cut short."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        text = None
+    if text is not None and len(text) <= limit:
+        return value
+    shown = repr(value)
+    return shown[:limit - 1] + "…" if len(shown) > limit else shown
 
 
 class EventLog:

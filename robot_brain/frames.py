@@ -192,11 +192,32 @@ class ActionIntent(Frame):
 @_frame
 class IntentProposal(Frame):
     """An action the brain proposes. Only the safety gate turns a proposal into an ActionIntent."""
-    verb: str
-    params: dict[str, Any] = field(default_factory=dict)
-    target: str = ""
-    confidence: float = 1.0
+    verb: Any                   # the model's output, unchecked: the gate checks every field
+    params: Any = field(default_factory=dict)
+    target: Any = ""
+    point: Any = None           # where the target is in the image, [x, y] as fractions of width and height
+    confidence: Any = 1.0
     source: str = ""            # modality of the turn that led to it: "voice", "typed"
+    image_size: tuple[int, int] | None = None   # (width, height) of the frame the brain looked at; None: no vision
+    frame_stamp: float = 0.0
+
+
+@_frame
+class Confirmation(Frame):
+    """The user's yes or no to a question the safety gate asked; `turn` is the turn of that answer."""
+    accepted: bool
+    text: str = ""
+    source: str = "voice"
+
+
+@_frame
+class GateDecision(Frame):
+    """What the safety gate did with one proposal, and why (also written to the audit log)."""
+    verb: str
+    decision: str               # accepted, clamped, rejected, awaiting_confirmation, confirmed, declined,
+                                # expired, cancelled, clarify
+    reason: str = ""
+    intent: dict[str, Any] = field(default_factory=dict)
 
 
 @_frame

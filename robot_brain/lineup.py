@@ -1,10 +1,11 @@
 """The standard line-up of stages, in pipeline order, and which of them this version provides."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from .config import Config
+from .intents.gate import ConfirmationBoard
 from .pipeline import Stage
 from .speech.player import AudioSink
 from .speech.speaking import SpeakingState
@@ -13,9 +14,11 @@ from .turns import TurnTaker
 
 @dataclass
 class Shared:
-    """What several stages of one line-up share: the robot's speaking state and where its voice goes."""
+    """What several stages of one line-up share: the robot's speaking state, where its voice goes, and
+    whether the safety gate waits for a yes/no (so turn taking sends the answer to the gate)."""
     speaking: SpeakingState
     sink: AudioSink | None = None        # None: from tts.output
+    confirmations: ConfirmationBoard = field(default_factory=ConfirmationBoard)
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ def _asr(config: Config, shared: Shared) -> Stage:
 
 
 def _turns(config: Config, shared: Shared) -> Stage:
-    return TurnTaker("turns", stop_words=config.stop.words)
+    return TurnTaker("turns", stop_words=config.stop.words, confirmations=shared.confirmations)
 
 
 def _brain(config: Config, shared: Shared) -> Stage:
@@ -93,6 +96,26 @@ def _brain(config: Config, shared: Shared) -> Stage:
                     motion_keyframes=c.motion_keyframes, fallbacks=fallbacks)
 
 
+def _intent_gate(config: Config, shared: Shared) -> Stage:
+    from .config import ConfigError
+    from .intents.audit import AuditLog
+    from .intents.gate import Gate, IntentGate
+    from .intents.skills import SkillError, load_skills
+    from .vision.calibration import CalibrationError, CameraModel, Extrinsic, default_file
+    c = config.gate
+    try:
+        skills = load_skills(config.brain.skills or None)
+        camera = CameraModel.from_yaml(c.camera or default_file("camera.yaml"))
+        extrinsic = Extrinsic.from_yaml(c.extrinsics or default_file("extrinsics.yaml"))
+    except (SkillError, CalibrationError) as exc:
+        raise ConfigError(f"gate: {exc}") from None
+    gate = Gate(skills, confirm_timeout_s=c.confirm_timeout_s, max_per_minute=c.max_per_minute,
+                repeat_window_s=c.repeat_window_s, min_confidence=c.min_confidence, require_point=c.require_point,
+                turn_ttl_s=c.turn_ttl_s, camera=camera, extrinsic=extrinsic,
+                audit=AuditLog(c.audit_log) if c.audit_log else None, board=shared.confirmations)
+    return IntentGate(gate)
+
+
 def _speech_out(config: Config, shared: Shared) -> Stage:
     from .speech.player import make_sink
     from .speech.speech_out import SpeechOut
@@ -109,7 +132,7 @@ LINEUP: tuple[StageSlot, ...] = (
     StageSlot("asr", "Whisper speech recognition", _asr),
     StageSlot("turns", "turn taking (typed text and final transcripts become turns)", _turns),
     StageSlot("brain", "the vision-language model that answers", _brain),
-    StageSlot("intent_gate", "action intents and the safety gate"),
+    StageSlot("intent_gate", "action intents and the safety gate", _intent_gate),
     StageSlot("speech_out", "text-to-speech and playback", _speech_out),
 )
 

@@ -1,6 +1,8 @@
 """Replay a recorded rosbag2 through the pipeline: events.jsonl, reply.wav and an output bag."""
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import shutil
 import time
@@ -55,6 +57,9 @@ def replay(bag: str | Path, out_dir: str | Path, config: Config | None = None, *
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if stages is None:
+        if not config.gate.audit_log:
+            config = dataclasses.replace(config, gate=dataclasses.replace(config.gate,
+                                                                          audit_log=str(out_dir / "audit.jsonl")))
         stages, missing, notes = build_lineup(config, sink=NullSink(realtime=config.replay.pace == "realtime"))
     else:
         missing, notes = [], []
@@ -132,6 +137,10 @@ def account(result: ReplayResult) -> str:
         elif kind == "proposal":
             held = "" if "intent_gate" in result.stages else " — not sent: no safety gate in this line-up"
             lines.append(f"    proposed: {e['verb']} {e['target']!r} {e['params'] or ''}{held}")
+        elif kind == "gate":
+            lines.append(f"    gate: {e['verb']} {e['decision']} ({e['reason']})")
+        elif kind == "confirmation":
+            lines.append(f"turn {e['turn']} [{e['source']}] answered: {e['text']!r} ({'yes' if e['accepted'] else 'no'})")
         elif kind == "intent":
             lines.append(f"    intended: {e['intent']} {e['data']}")
         elif kind == "stop":

@@ -5,7 +5,7 @@ import re
 import time
 from typing import Iterable
 
-from .frames import Frame, Stop, TextInput, Transcript, Turn
+from .frames import Confirmation, Frame, Stop, TextInput, Transcript, Turn
 from .pipeline import Stage
 
 
@@ -17,13 +17,17 @@ class TurnTaker(Stage):
 
     A turn that is only a stop word ("stop", "halt!") is a Stop instead: a second road for a stop
     the audio spotter missed, and the road for typed stops.
+
+    While the safety gate waits for a yes or no (`confirmations`), a short yes/no is a Confirmation
+    for the gate instead of a new turn for the brain.
     """
 
     accepts = (TextInput, Transcript)
     STOP_ECHO_S = 3.0      # a transcript "stop" this soon after a Stop is that same stop, transcribed
 
-    def __init__(self, name: str = "turns", *, stop_words: Iterable[str] = ()) -> None:
+    def __init__(self, name: str = "turns", *, stop_words: Iterable[str] = (), confirmations=None) -> None:
         super().__init__(name)
+        self.confirmations = confirmations
         self.stop_words = {w.casefold() for w in stop_words}
         self._last_stop = float("-inf")
 
@@ -42,17 +46,23 @@ class TurnTaker(Stage):
         elif isinstance(frame, TextInput) and self._is_stop(frame.text):
             yield from self._stop("typed", frame.text)
         elif isinstance(frame, TextInput):
-            turn = self.ctx.turns.begin()
-            self.ctx.mark(turn, "turn_start")
-            yield Turn(text=frame.text, source="typed", turn=turn)
+            yield self._turn(frame.text, "typed", "")
         elif isinstance(frame, Transcript):
             yield frame
             if frame.final and self._is_stop(frame.text):
                 if time.monotonic() - self._last_stop > self.STOP_ECHO_S:   # not the word the spotter already caught
                     yield from self._stop("voice", frame.text)
             elif frame.final and frame.text.strip():
-                turn = frame.turn or self.ctx.turns.begin()
-                self.ctx.mark(turn, "turn_start")
-                yield Turn(text=frame.text.strip(), source="voice", language=frame.language, turn=turn)
+                yield self._turn(frame.text.strip(), "voice", frame.language, frame.turn)
         else:
             yield frame
+
+    def _turn(self, text: str, source: str, language: str, turn: int = 0) -> Frame:
+        from .intents.gate import answer_of
+        turn = turn or self.ctx.turns.begin()
+        if self.confirmations is not None and self.confirmations.waiting():
+            answer = answer_of(text)
+            if answer is not None:
+                return Confirmation(accepted=answer, text=text, source=source, turn=turn)
+        self.ctx.mark(turn, "turn_start")
+        return Turn(text=text, source=source, language=language, turn=turn)

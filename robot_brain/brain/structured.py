@@ -76,8 +76,11 @@ class Response:
     problem: str = ""
 
 
-def parse_response(text: str, *, turn: int = 0, source: str = "") -> Response:
-    """The complete output → say text and intent proposals (invalid JSON → no intents, problem set)."""
+def parse_response(text: str, *, turn: int = 0, source: str = "", **frame: Any) -> Response:
+    """The complete output → say text and intent proposals (invalid JSON → no intents, problem set).
+
+    `frame`: image_size and frame_stamp of the picture the model looked at, passed on to each proposal.
+    """
     try:
         data = json.loads(text, strict=False)
     except json.JSONDecodeError as exc:
@@ -85,13 +88,13 @@ def parse_response(text: str, *, turn: int = 0, source: str = "") -> Response:
         return Response(say.strip(), [], False, f"not valid JSON ({exc.msg} at {exc.pos})")
     if not isinstance(data, dict) or not isinstance(data.get("say", ""), str):
         return Response("", [], False, "not a response object")
+    intents = data.get("intents") or []
     proposals = []
-    for item in data.get("intents") or []:
-        if not isinstance(item, dict) or not isinstance(item.get("verb"), str):
-            continue
-        params: Any = item.get("params") or {}
-        proposals.append(IntentProposal(turn=turn, verb=item["verb"], params=params if isinstance(params, dict) else {},
-                                        target=str(item.get("target") or ""), source=source))
+    for item in intents if isinstance(intents, list) else [intents]:
+        item = item if isinstance(item, dict) else {"verb": item}   # the gate checks and rejects what is wrong
+        proposals.append(IntentProposal(turn=turn, verb=item.get("verb"), params=item.get("params", {}),
+                                        target=item.get("target", ""), point=item.get("point"), source=source,
+                                        **frame))
     return Response(_CONTROL.sub(" ", data.get("say", "")).strip(), proposals, True)
 
 

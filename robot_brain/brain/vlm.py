@@ -19,7 +19,8 @@ DEFAULT_SYSTEM_PROMPT = ("You are the brain of a helpful robot. Answer in one or
 STRUCTURED_INSTRUCTIONS = (
     "Reply with one JSON object and nothing else: {{\"say\": what you say aloud, in the user's language, "
     "\"intents\": the actions to take, [] if none}}. Each intent is {{\"verb\": one of the skills below, "
-    "\"target\": the object or person it is about, \"params\": {{...}}}}. Skills:\n{skills}")
+    "\"target\": the object or person it is about, \"point\": [x, y] where the target is in the picture as "
+    "fractions of its width and height, \"params\": {{...}}}}. Skills:\n{skills}")
 TIMEOUT_APOLOGY = "Sorry, that took me too long to think about."
 NO_VISION = "My camera view is not available right now, so I can't see."
 
@@ -221,7 +222,10 @@ class VLMBrain(Stage):
                 yield ReplySentence(text=TIMEOUT_APOLOGY, index=index, turn=number)
                 reply = f"{reply} {TIMEOUT_APOLOGY}".strip()
             elif say is not None:
-                response = parse_response(text, turn=number, source=turn.source)
+                seen = self.latest_image if picture is not None else None
+                response = parse_response(
+                    text, turn=number, source=turn.source, frame_stamp=seen.stamp if seen else 0.0,
+                    image_size=(seen.image.shape[1], seen.image.shape[0]) if seen else None)
                 if response.valid:
                     remembered = text.strip()       # the model sees its own earlier replies in its format
                 else:

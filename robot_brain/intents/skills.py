@@ -99,6 +99,8 @@ def response_schema(skills: dict[str, Skill], *, max_say_chars: int = 240, max_i
         required = ["verb"]
         if skill.target != "none":
             props["target"] = {"type": "string", "maxLength": 40}
+            props["point"] = {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1},
+                              "minItems": 2, "maxItems": 2}
             if skill.target == "required":
                 required.append("target")
         if skill.params:

@@ -41,13 +41,17 @@ class SceneReporter(Stage):
 def test_sample_bag_replays_with_the_available_stages(tmp_path):
     result = replay(SAMPLE, tmp_path / "out", progress=False)
     events = read_events(tmp_path / "out" / "events.jsonl")
-    assert result.stages == ["stop_path", "hearing", "asr", "turns", "brain", "speech_out"]
-    assert {slot.name for slot in result.missing} == {"intent_gate"}
+    assert result.stages == ["stop_path", "hearing", "asr", "turns", "brain", "intent_gate", "speech_out"]
+    assert not result.missing
     # the spoken "stop" (said at 9.0 s) is caught by the spotter: one Stop, one stop intent
     stops = [e for e in events if e["type"] == "stop"]
     assert len(stops) == 1 and stops[0]["source"] == "voice" and 9.0 < stops[0]["stamp"] < 9.9
     intents = [e for e in events if e["type"] == "intent"]
-    assert [i["intent"] for i in intents] == ["stop"]
+    assert [i["intent"] for i in intents] == ["stop"]      # the random brain's proposals do not pass the gate
+    audit = [json.loads(line) for line in (tmp_path / "out" / "audit.jsonl").read_text().splitlines()]
+    assert {"verb": "stop", "decision": "accepted"}.items() <= audit[0].items()
+    decisions = [e for e in events if e["type"] == "gate"]
+    assert [(e["verb"], e["decision"]) for e in decisions] == [(a["verb"], a["decision"]) for a in audit]
     # three spoken utterances were heard (their random-Whisper transcripts are guarded away) ...
     heard = [e for e in events if e["type"] == "speech_ended"]
     assert len(heard) == 3
@@ -75,7 +79,7 @@ def test_sample_bag_replays_with_the_available_stages(tmp_path):
     assert "turn 4 [typed] heard: 'point at the blue ball'" in text
     assert "STOP (voice: heard 'stop')" in text
     assert text.count("no transcript (nothing Whisper's guard kept)") == 3
-    assert "not in this version: intent_gate" in text
+    assert "not in this version" not in text and "gate: stop accepted" in text
     assert "answers are noise" in text and "hears noise" in text
 
 

@@ -1,0 +1,1 @@
+"""Camera geometry: intrinsics, undistortion, pixel → ray → robot base frame, chessboard calibration."""
