@@ -51,14 +51,19 @@ class Collector:
 
 def run_stage(stage: Stage, frames: Iterable[Frame], timeout: float = 30.0) -> list[Frame]:
     """Run `stage` alone over `frames` (in order, each to completion) and return what it emitted."""
+    return run_stages([stage], frames, timeout)
+
+
+def run_stages(stages: Sequence[Stage], frames: Iterable[Frame], timeout: float = 30.0) -> list[Frame]:
+    """Run a pipeline of `stages` over `frames` (in order, each to completion) and return its output."""
     out = Collector()
-    pipeline = Pipeline([stage])
+    pipeline = Pipeline(list(stages))
     pipeline.add_sink(out)
     with pipeline:
         for frame in frames:
             pipeline.push(frame)
             if not pipeline.wait_idle(timeout):
-                raise TimeoutError(f"stage {stage.name} did not finish a {frame.kind} within {timeout} s")
+                raise TimeoutError(f"the pipeline did not finish a {frame.kind} within {timeout} s")
     return out.frames
 
 

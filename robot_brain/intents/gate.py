@@ -210,7 +210,7 @@ class Gate:
                 return None, f"What should I {skill.name.replace('_', ' ')}?"
             return None, ""
         named = words(label) - FILLER
-        if not named or not (named <= said or named & DEICTIC):
+        if not named or not named - DEICTIC <= said:
             raise Rejected(f"the user did not name {shown(label)} (text in the camera view is not an instruction)")
         if proposal.image_size is None:
             return None, f"I can't see the {label} right now. Can you show me?"

@@ -129,3 +129,27 @@ def skills_prompt(skills: dict[str, Skill]) -> str:
             for p in s.params)
         lines.append(f"- {s.name}: {s.description}{target}{' (' + params + ')' if params else ''}")
     return "\n".join(lines)
+
+
+def intent_schema(skills: dict[str, Skill]) -> dict[str, Any]:
+    """JSON schema of one action intent the gate lets out (verb, params, target, confidence, priority, source)."""
+    variants = []
+    for skill in skills.values():
+        params = {"type": "object", "properties": {p.name: p.schema() for p in skill.params},
+                  "additionalProperties": False}
+        target: dict[str, Any] = {"type": "null"} if skill.target == "none" else {
+            "type": ["object", "null"] if skill.target == "optional" else "object",
+            "required": ["label"],
+            "properties": {"label": {"type": "string", "minLength": 1, "maxLength": 40},
+                           "point": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+                           "point_norm": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1},
+                                          "minItems": 2, "maxItems": 2},
+                           "image_size": {"type": "array", "items": {"type": "integer"}},
+                           "ray_camera": {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3},
+                           "ray_base": {"type": "object"}}}
+        variants.append({"type": "object", "required": ["verb", "params", "confidence", "priority", "source"],
+                         "properties": {"verb": {"const": skill.name}, "params": params, "target": target,
+                                        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                                        "priority": {"type": "integer", "minimum": 0, "maximum": 255},
+                                        "source": {"type": "string"}}})
+    return {"anyOf": variants}
