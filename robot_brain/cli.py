@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     bv.add_argument("--json", type=Path, metavar="FILE", help="write the figures here")
     bv.add_argument("--repeats", type=int, default=3, help="timed generations per variant (after one warm-up)")
     bv.set_defaults(func=cmd_bench_vlm)
+    bg = bench_sub.add_parser("gate", help="safety-gate cost per intent over 10,000 mixed proposals "
+                              "(target < 1000 µs)")
+    bg.add_argument("--json", type=Path, metavar="FILE", help="write the figures here")
+    bg.add_argument("--intents", type=int, default=10_000)
+    bg.set_defaults(func=cmd_bench_gate)
     be = bench_sub.add_parser("e2e", help="end-of-speech to first-audio latency (not in this version)")
     be.set_defaults(func=lambda a: _not_available("the end-to-end latency benchmark"))
 
@@ -77,6 +82,20 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("--registry", type=Path, help="registry file (default: models/registry.yaml)")
     models.add_argument("--revision", help="pull this hub revision instead of the profile's")
     models.set_defaults(func=cmd_models)
+
+    calibrate = sub.add_parser(
+        "calibrate", help="camera intrinsics from a printed chessboard (OpenCV), written as camera_info YAML",
+        description="Show a chessboard to the camera from 10-20 different angles (or save such photos in a "
+                    "folder). Writes the camera_calibration_parsers YAML the safety gate reads (gate.camera).")
+    source = calibrate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--images", type=Path, metavar="DIR", help="a folder of chessboard photos")
+    source.add_argument("--camera", type=int, metavar="INDEX", help="take views from this webcam")
+    calibrate.add_argument("--board", default="9x6", metavar="COLSxROWS", help="inner corners (default 9x6)")
+    calibrate.add_argument("--square", type=float, default=0.025, metavar="M", help="square size in metres")
+    calibrate.add_argument("--views", type=int, default=15, help="views to take from --camera")
+    calibrate.add_argument("--name", default="camera", help="camera_name written to the file")
+    calibrate.add_argument("--out", type=Path, default=Path("calibration/camera.yaml"), metavar="FILE")
+    calibrate.set_defaults(func=cmd_calibrate)
 
     devices = sub.add_parser("devices", help="list compute, audio and camera devices")
     devices.add_argument("--json", action="store_true", help="machine-readable output")
@@ -174,6 +193,45 @@ def cmd_bench_speech(args) -> int:
           f"(p50) after the Stop")
     misses = [k for k, ok in r["targets"].items() if not ok]
     print("targets: " + ("all met" if not misses else "MISSED " + ", ".join(misses)))
+    return 0
+
+
+def cmd_bench_gate(args) -> int:
+    from .bench import write_json
+    from .bench_gate import bench_gate
+    if args.intents < 1:
+        raise ConfigError("--intents must be at least 1")
+    result = bench_gate(args.intents)
+    write_json(result, args.json)
+    verdict = "meets" if result["targets"]["gate_us_per_intent<1000"] else "MISSES"
+    print(f"gate: {result['gate_us_per_intent']} µs per intent (median, p99 {result['gate_us_p99']} µs) over "
+          f"{result['intents']} mixed proposals; decisions {result['decisions']}. {verdict} the 1000 µs target.")
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from .vision.calibration import CalibrationError
+    from .vision.chessboard import calibrate, camera_views, folder_views
+    try:
+        columns, rows = (int(x) for x in args.board.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--board {args.board!r}: give inner corners as COLSxROWS, e.g. 9x6") from None
+    try:
+        if args.images:
+            views = folder_views(args.images)
+        else:
+            print(f"show the {columns}x{rows} board to camera {args.camera} from {args.views} different angles ...")
+            views = camera_views(args.camera, args.views, columns, rows)
+        result = calibrate(views, columns, rows, args.square, args.name,
+                           progress=lambda label, found: print(f"  {label}: {'board found' if found else 'no board'}"))
+    except CalibrationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    result.camera.to_yaml(args.out)
+    k = result.camera.k
+    print(f"calibrated from {len(result.used)} views ({len(result.skipped)} skipped): fx {k[0, 0]:.1f}, "
+          f"fy {k[1, 1]:.1f}, cx {k[0, 2]:.1f}, cy {k[1, 2]:.1f} px; reprojection error {result.rms_px:.3f} px")
+    print(f"wrote {args.out}; use it with --set gate.camera={args.out}")
     return 0
 
 
