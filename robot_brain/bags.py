@@ -352,8 +352,15 @@ class BagRecorder:
         self._bag.close()
 
 
+# hri_actions_msgs/Intent's modality constants, by the robot_brain source that caused the intent.
+MODALITIES = {"voice": "__modality_speech__", "typed": "__modality_other__", "estop": "__modality_other__",
+              "brain": "__modality_internal__"}
+UNKNOWN_AGENT = "__unknown_agent__"         # hri_actions_msgs/Intent.source: the user is not identified
+
+
 def intent_payload(intent: ActionIntent) -> dict:
-    """An intent in the field layout of hri_actions_msgs/Intent (data as JSON-able dict)."""
+    """An intent in the field layout of hri_actions_msgs/Intent (data as a JSON-able dict), plus the turn."""
     return {"intent": intent.verb, "data": {**intent.params, **({"target": intent.target} if intent.target else {})},
-            "source": intent.source, "modality": intent.source, "priority": intent.priority,
-            "confidence": intent.confidence, "turn": intent.turn}
+            "source": UNKNOWN_AGENT, "modality": MODALITIES.get(intent.source, "__modality_other__"),
+            "priority": intent.priority, "confidence": intent.confidence, "turn": intent.turn,
+            "input": intent.source}
