@@ -54,3 +54,12 @@ def test_devices_lists_sections(capsys):
     assert main(["devices", "--json"]) == 0
     found = json.loads(capsys.readouterr().out)
     assert set(found) == {"compute", "audio", "cameras"} and found["compute"][0].startswith("cpu:")
+
+
+def test_bench_gate_writes_its_figures(tmp_path):
+    done = run("bench", "gate", "--intents", "500", "--json", str(tmp_path / "gate.json"))
+    assert done.returncode == 0, done.stderr
+    figures = json.loads((tmp_path / "gate.json").read_text())
+    assert figures["intents"] == 500 and 0 < figures["gate_us_per_intent"] < 1e6
+    assert figures["decisions"]["rejected"] > 0 and figures["decisions"]["accepted"] > 0
+    assert figures["audit_lines"] == sum(figures["decisions"].values())
