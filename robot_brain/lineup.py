@@ -109,10 +109,13 @@ def _intent_gate(config: Config, shared: Shared) -> Stage:
         extrinsic = Extrinsic.from_yaml(c.extrinsics or default_file("extrinsics.yaml"))
     except (SkillError, CalibrationError) as exc:
         raise ConfigError(f"gate: {exc}") from None
+    try:
+        audit = AuditLog(c.audit_log) if c.audit_log else None
+    except OSError as exc:
+        raise ConfigError(f"gate.audit_log: cannot append to {c.audit_log} ({exc.strerror or exc})") from None
     gate = Gate(skills, confirm_timeout_s=c.confirm_timeout_s, max_per_minute=c.max_per_minute,
                 repeat_window_s=c.repeat_window_s, min_confidence=c.min_confidence, require_point=c.require_point,
-                turn_ttl_s=c.turn_ttl_s, camera=camera, extrinsic=extrinsic,
-                audit=AuditLog(c.audit_log) if c.audit_log else None, board=shared.confirmations)
+                turn_ttl_s=c.turn_ttl_s, camera=camera, extrinsic=extrinsic, audit=audit, board=shared.confirmations)
     return IntentGate(gate)
 
 

@@ -82,3 +82,16 @@ def test_a_typed_stop_cancels_a_pending_risky_intent():
     assert [f.verb for f in out if isinstance(f, ActionIntent)] == ["stop"]
     decisions = [(f.verb, f.decision) for f in out if isinstance(f, GateDecision)]
     assert decisions[:3] == [("pick_up", "awaiting_confirmation"), ("pick_up", "cancelled"), ("stop", "accepted")]
+
+
+def test_bad_gate_settings_are_config_errors_before_the_run(tmp_path):
+    import pytest
+
+    from robot_brain.config import ConfigError
+    (tmp_path / "cam.yaml").write_text("image_width: 640\n")
+    for key, value in (("camera", str(tmp_path / "cam.yaml")), ("extrinsics", str(tmp_path / "missing.yaml")),
+                       ("audit_log", str(tmp_path))):
+        config = Config()
+        setattr(config.gate, key, value)
+        with pytest.raises(ConfigError, match="gate"):
+            build_lineup(config, only={"intent_gate"})
