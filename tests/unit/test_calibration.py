@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from robot_brain.vision.calibration import CalibrationError, CameraModel, Extrinsic, default_file
-from robot_brain.vision.chessboard import board_points, calibrate
+from robot_brain.vision.chessboard import calibrate
 
 K = np.array([[610.0, 0, 318.0], [0, 605.0, 242.0], [0, 0, 1]])
 D = np.array([-0.12, 0.05, 0.001, -0.0005, 0.0])

@@ -1,8 +1,6 @@
 """The safety gate: allow-list, clamps, grounding, confirmation, stop, rate limits, audit."""
 import json
-import math
 
-import numpy as np
 import pytest
 
 from robot_brain.frames import ActionIntent, Confirmation, GateDecision, IntentProposal, ReplySentence, Turn

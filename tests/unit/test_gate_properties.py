@@ -1,9 +1,7 @@
 """Whatever a model writes, only schema-valid, allow-listed, clamped intents leave the gate."""
 import json
-import math
 
 import jsonschema
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
