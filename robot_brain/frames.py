@@ -199,7 +199,6 @@ class IntentProposal(Frame):
     confidence: Any = 1.0
     source: str = ""            # modality of the turn that led to it: "voice", "typed"
     image_size: tuple[int, int] | None = None   # (width, height) of the frame the brain looked at; None: no vision
-    frame_stamp: float = 0.0
 
 
 @_frame

@@ -161,35 +161,44 @@ def _bpe(vocab_size: int, special_tokens: list[str]):
     return tok
 
 
+_SMOLVLM_IMAGE, _SMOLVLM_PATCH, _SMOLVLM_SCALE = 64, 16, 2
+_SMOLVLM_IMAGE_TOKENS = (_SMOLVLM_IMAGE // _SMOLVLM_PATCH) ** 2 // _SMOLVLM_SCALE ** 2
+
+
+def _tiny_smolvlm_family(config_class, model_class, extra_special: tuple[str, ...] = ()):
+    """(tokenizer, random model) of the SmolVLM family (Idefics3 or SmolVLM v2), at the tiny test size."""
+    import torch
+    from transformers import PreTrainedTokenizerFast
+    special = (["<|pad|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
+                "<global-img>", *extra_special] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)])
+    tok = PreTrainedTokenizerFast(tokenizer_object=_bpe(400, special), bos_token="<|im_start|>",
+                                  eos_token="<end_of_utterance>", pad_token="<|pad|>")
+    cfg = config_class(
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=_SMOLVLM_IMAGE, patch_size=_SMOLVLM_PATCH),
+        text_config=dict(model_type="llama", vocab_size=len(tok), hidden_size=64, intermediate_size=128,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                         eos_token_id=tok.eos_token_id),
+        scale_factor=_SMOLVLM_SCALE, image_token_id=tok.convert_tokens_to_ids("<image>"))
+    torch.manual_seed(0)
+    model = model_class(cfg)
+    model.generation_config.eos_token_id = tok.eos_token_id
+    model.generation_config.pad_token_id = tok.pad_token_id
+    return tok, model
+
+
 def tiny_idefics3_vlm(root: Path | None = None) -> Path:
     """A random SmolVLM-v1 (Idefics3) model + processor folder, loadable with AutoModelForImageTextToText."""
 
     def build(path: Path) -> None:
-        import torch
-        from transformers import (Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor,
-                                  PreTrainedTokenizerFast)
+        from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
         from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
-        special = (["<|pad|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
-                    "<global-img>"] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)])
-        tok = PreTrainedTokenizerFast(tokenizer_object=_bpe(400, special), bos_token="<|im_start|>",
-                                      eos_token="<end_of_utterance>", pad_token="<|pad|>")
-        image_size, patch, scale = 64, 16, 2
-        cfg = Idefics3Config(
-            vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                               image_size=image_size, patch_size=patch),
-            text_config=dict(model_type="llama", vocab_size=len(tok), hidden_size=64, intermediate_size=128,
-                             num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                             pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-                             eos_token_id=tok.eos_token_id),
-            scale_factor=scale, image_token_id=tok.convert_tokens_to_ids("<image>"))
-        torch.manual_seed(0)
-        model = Idefics3ForConditionalGeneration(cfg)
-        model.generation_config.eos_token_id = tok.eos_token_id
-        model.generation_config.pad_token_id = tok.pad_token_id
-        images = Idefics3ImageProcessorPil(size={"longest_edge": image_size},
-                                           max_image_size={"longest_edge": image_size}, do_image_splitting=False)
+        tok, model = _tiny_smolvlm_family(Idefics3Config, Idefics3ForConditionalGeneration)
+        images = Idefics3ImageProcessorPil(size={"longest_edge": _SMOLVLM_IMAGE},
+                                           max_image_size={"longest_edge": _SMOLVLM_IMAGE}, do_image_splitting=False)
         processor = Idefics3Processor(image_processor=images, tokenizer=tok, chat_template=SMOLVLM_CHAT_TEMPLATE,
-                                      image_seq_len=(image_size // patch) ** 2 // scale ** 2)
+                                      image_seq_len=_SMOLVLM_IMAGE_TOKENS)
         model.save_pretrained(path)
         processor.save_pretrained(path)
 
@@ -234,36 +243,18 @@ def tiny_smolvlm2(root: Path | None = None) -> Path:
     def build(path: Path) -> None:
         import json
 
-        import torch
-        from transformers import PreTrainedTokenizerFast, SmolVLMConfig, SmolVLMForConditionalGeneration
+        from transformers import SmolVLMConfig, SmolVLMForConditionalGeneration
         from transformers.models.smolvlm.image_processing_pil_smolvlm import SmolVLMImageProcessorPil
-        special = (["<|pad|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
-                    "<global-img>", "<video>"] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)])
-        tok = PreTrainedTokenizerFast(tokenizer_object=_bpe(400, special), bos_token="<|im_start|>",
-                                      eos_token="<end_of_utterance>", pad_token="<|pad|>")
-        image_size, patch, scale = 64, 16, 2
-        cfg = SmolVLMConfig(
-            vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                               image_size=image_size, patch_size=patch),
-            text_config=dict(model_type="llama", vocab_size=len(tok), hidden_size=64, intermediate_size=128,
-                             num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                             pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-                             eos_token_id=tok.eos_token_id),
-            scale_factor=scale, image_token_id=tok.convert_tokens_to_ids("<image>"))
-        torch.manual_seed(0)
-        model = SmolVLMForConditionalGeneration(cfg)
-        model.generation_config.eos_token_id = tok.eos_token_id
-        model.generation_config.pad_token_id = tok.pad_token_id
+        tok, model = _tiny_smolvlm_family(SmolVLMConfig, SmolVLMForConditionalGeneration, ("<video>",))
         model.save_pretrained(path)
-        SmolVLMImageProcessorPil(size={"longest_edge": image_size}, max_image_size={"longest_edge": image_size},
+        SmolVLMImageProcessorPil(size={"longest_edge": _SMOLVLM_IMAGE}, max_image_size={"longest_edge": _SMOLVLM_IMAGE},
                                  do_image_splitting=False).save_pretrained(path)
         tok.save_pretrained(path)
         (path / "chat_template.jinja").write_text(SMOLVLM_CHAT_TEMPLATE)
-        seq_len = (image_size // patch) ** 2 // scale ** 2
-        (path / "processor_config.json").write_text(json.dumps({"image_seq_len": seq_len,
+        (path / "processor_config.json").write_text(json.dumps({"image_seq_len": _SMOLVLM_IMAGE_TOKENS,
                                                                 "processor_class": "SmolVLMProcessor"}))
         (path / "video_preprocessor_config.json").write_text(json.dumps(
-            {"video_processor_type": "SmolVLMVideoProcessor", "size": {"longest_edge": image_size}}))
+            {"video_processor_type": "SmolVLMVideoProcessor", "size": {"longest_edge": _SMOLVLM_IMAGE}}))
 
     return _cached("smolvlm2", "1", build, root)
 

@@ -76,10 +76,11 @@ class Response:
     problem: str = ""
 
 
-def parse_response(text: str, *, turn: int = 0, source: str = "", **frame: Any) -> Response:
+def parse_response(text: str, *, turn: int = 0, source: str = "",
+                   image_size: tuple[int, int] | None = None) -> Response:
     """The complete output → say text and intent proposals (invalid JSON → no intents, problem set).
 
-    `frame`: image_size and frame_stamp of the picture the model looked at, passed on to each proposal.
+    `image_size`: (width, height) of the picture the model looked at (None: it had none), for each proposal.
     """
     try:
         data = json.loads(text, strict=False)
@@ -94,7 +95,7 @@ def parse_response(text: str, *, turn: int = 0, source: str = "", **frame: Any) 
         item = item if isinstance(item, dict) else {"verb": item}   # the gate checks and rejects what is wrong
         proposals.append(IntentProposal(turn=turn, verb=item.get("verb"), params=item.get("params", {}),
                                         target=item.get("target", ""), point=item.get("point"), source=source,
-                                        **frame))
+                                        image_size=image_size))
     return Response(_CONTROL.sub(" ", data.get("say", "")).strip(), proposals, True)
 
 

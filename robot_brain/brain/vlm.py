@@ -223,9 +223,8 @@ class VLMBrain(Stage):
                 reply = f"{reply} {TIMEOUT_APOLOGY}".strip()
             elif say is not None:
                 seen = self.latest_image if picture is not None else None
-                response = parse_response(
-                    text, turn=number, source=turn.source, frame_stamp=seen.stamp if seen else 0.0,
-                    image_size=(seen.image.shape[1], seen.image.shape[0]) if seen else None)
+                response = parse_response(text, turn=number, source=turn.source,
+                                          image_size=(seen.image.shape[1], seen.image.shape[0]) if seen else None)
                 if response.valid:
                     remembered = text.strip()       # the model sees its own earlier replies in its format
                 else:

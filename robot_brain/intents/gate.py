@@ -17,7 +17,6 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-import numpy as np
 
 from ..frames import (ActionIntent, CameraInfoFrame, Confirmation, Frame, GateDecision, IntentProposal,
                       ReplySentence, Stop, Turn)
@@ -34,7 +33,7 @@ DEICTIC = {"me", "you", "user", "person", "him", "her", "them", "it", "this", "t
            "mich", "moi", "yo", "我", "나"}
 FILLER = {"the", "a", "an", "at", "to", "of", "on", "in", "my", "your", "please", "and", "der", "die", "das",
           "le", "la", "el"}
-YES = {"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "confirm", "confirmed", "affirmative", "go", "please",
+YES = {"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "confirm", "confirmed", "affirmative", "go",
        "ja", "oui", "sí", "si", "是", "是的", "好", "对", "네", "예", "はい"}
 NO = {"no", "nope", "nah", "cancel", "don't", "dont", "negative", "nein", "non", "不", "不要", "아니", "아니요",
       "いいえ"}
@@ -45,7 +44,7 @@ def answer_of(text: str) -> bool | None:
     tokens = re.findall(r"[\w']+", unicodedata.normalize("NFKC", text).casefold())
     if not tokens or len(tokens) > 4:
         return None
-    if tokens[0] in NO or "not" in tokens:
+    if "not" in tokens or any(token in NO for token in tokens):     # "please don't" is a no
         return False
     if tokens[0] in YES:
         return True
@@ -100,12 +99,11 @@ class Gate:
             del self._turns[number]
 
     def camera_info(self, info: CameraInfoFrame) -> None:
+        """A CameraInfo from the stream replaces the file's intrinsics; an unusable one is ignored."""
         from ..vision.calibration import CalibrationError, CameraModel
         try:
-            model = CameraModel.from_camera_info(info)
-            if model.width > 0 and model.height > 0 and model.k[0, 0] > 0 and np.isfinite(model.k).all():
-                self.camera = model
-        except (CalibrationError, ValueError, TypeError):
+            self.camera = CameraModel.from_camera_info(info)
+        except CalibrationError:
             pass
 
     def propose(self, proposal: IntentProposal, now: float) -> list[Frame]:

@@ -88,9 +88,17 @@ class CameraModel:
 
     @classmethod
     def from_camera_info(cls, info) -> "CameraModel":
-        """From a CameraInfoFrame (what a ROS camera_info topic or a bag carries)."""
-        return cls(int(info.width), int(info.height), np.asarray(info.k, dtype=float).reshape(3, 3),
-                   np.asarray(info.d, dtype=float), info.distortion_model, info.frame_id)
+        """From a CameraInfoFrame (what a ROS camera_info topic or a bag carries); an unusable one raises."""
+        try:
+            k = np.asarray(info.k, dtype=float).reshape(3, 3)
+            d = np.asarray(info.d, dtype=float).ravel()
+            width, height = int(info.width), int(info.height)
+        except (TypeError, ValueError):
+            raise CalibrationError("camera_info: K must be 9 numbers and the size integers") from None
+        if width <= 0 or height <= 0 or k[0, 0] <= 0 or k[1, 1] <= 0 or not (np.isfinite(k).all()
+                                                                              and np.isfinite(d).all()):
+            raise CalibrationError(f"camera_info: unusable ({width}×{height}, fx {k[0, 0]}, fy {k[1, 1]})")
+        return cls(width, height, k, d, info.distortion_model, info.frame_id)
 
     def to_yaml(self, path: str | Path) -> None:
         p = self.k.copy()

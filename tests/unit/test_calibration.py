@@ -105,3 +105,14 @@ def test_calibrate_command_writes_a_file_the_gate_reads(tmp_path):
 def test_too_few_board_views_is_a_clear_error():
     with pytest.raises(CalibrationError, match="found in 0 image"):
         calibrate([("blank", np.zeros((480, 640), np.uint8))] * 6)
+
+
+def test_an_unusable_camera_info_is_refused():
+    from robot_brain.frames import CameraInfoFrame
+    good = CameraInfoFrame(width=640, height=480, k=tuple(K.ravel()), d=tuple(D))
+    assert CameraModel.from_camera_info(good).k == pytest.approx(K)
+    for bad in (CameraInfoFrame(width=640, height=480, k=(0.0,) * 9),
+                CameraInfoFrame(width=0, height=480, k=tuple(K.ravel())),
+                CameraInfoFrame(width=640, height=480, k=(1.0, 2.0))):
+        with pytest.raises(CalibrationError, match="camera_info"):
+            CameraModel.from_camera_info(bad)

@@ -184,7 +184,7 @@ def test_every_decision_is_appended_to_the_audit_log(tmp_path):
 
 
 @pytest.mark.parametrize("text, answer", [("yes", True), ("Yes, please.", True), ("ok", True), ("ja", True),
-                                          ("no", False), ("no thanks", False), ("do not", False), ("nein", False),
+                                          ("no", False), ("no thanks", False), ("do not", False), ("nein", False), ("please don't", False),
                                           ("what is that", None), ("yes I want you to also drive to the door", None)])
 def test_yes_and_no(text, answer):
     assert answer_of(text) is answer

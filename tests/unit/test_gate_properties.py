@@ -41,7 +41,7 @@ outputs = st.one_of(
 def test_any_model_output_yields_only_valid_bounded_intents(output, heard, answer):
     gate = Gate(SKILLS, confirm_timeout_s=5.0, max_per_minute=1000, repeat_window_s=0.0)
     gate.authorise(Turn(text=" ".join(heard), source="voice", turn=1), 0.0)
-    response = parse_response(output, turn=1, source="voice", image_size=(640, 480), frame_stamp=0.0)
+    response = parse_response(output, turn=1, source="voice", image_size=(640, 480))
     emitted = []
     for proposal in response.intents:
         emitted += gate.propose(proposal, 1.0)
