@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
 
+from . import messages
 from .config import Config, TopicsConfig
 from .frames import (ActionIntent, AudioChunk, CameraInfoFrame, Frame, ImageFrame, ReplySentence, Stop, TextInput,
                      Transcript)
@@ -101,10 +101,9 @@ class BagSource:
             raise BagError(f"{self.path}: no such bag (expected a rosbag2 folder with metadata.yaml)")
         if self.path.is_dir() and not (self.path / "metadata.yaml").exists():
             raise BagError(f"{self.path}: not a rosbag2 folder (metadata.yaml is missing)")
-        self._audio_rate = self.config.audio.input_sample_rate
-        self._audio_channels = self.config.audio.input_channels
-        self._conform = None
-        self._audio_format = "S16LE"
+        audio = self.config.audio
+        self._audio = messages.AudioDecoder(audio.input_sample_rate, audio.input_channels, audio.sample_rate,
+                                            name=f"bag audio {self.path}")
 
     def __len__(self) -> int:
         """Messages on the topics robot_brain reads (from the bag's metadata)."""
@@ -126,7 +125,7 @@ class BagSource:
             t.image: (IMAGE, self._image),
             t.compressed_image: (COMPRESSED_IMAGE, self._compressed_image),
             t.camera_info: (CAMERA_INFO, self._camera_info),
-            t.audio: ((AUDIO_DATA, AUDIO_DATA_STAMPED), self._audio),
+            t.audio: ((AUDIO_DATA, AUDIO_DATA_STAMPED), self._audio_chunk),
             t.audio_info: (AUDIO_INFO, self._audio_info),
             t.text_in: (STRING, self._text),
             t.stop: (EMPTY, self._stop),
@@ -149,10 +148,10 @@ class BagSource:
                     log.warning("skipping %s: type %s, expected %s", conn.topic, conn.msgtype, expected)
                     continue
                 wanted.append(conn)
-            messages = reader.messages(connections=wanted)
+            stream = reader.messages(connections=wanted)
             while True:
                 try:
-                    conn, ns, raw = next(messages)
+                    conn, ns, raw = next(stream)
                 except StopIteration:
                     break
                 except Exception as exc:  # a damaged file: keep what was read
@@ -166,7 +165,7 @@ class BagSource:
                     continue
                 try:
                     frame = handlers[conn.topic][1](msg, ns / 1e9, conn.msgtype)
-                except _Skip as skip:
+                except messages.Unusable as skip:
                     self.report.skip(conn.topic, str(skip))
                     continue
                 self.report.read[conn.topic] += 1
@@ -187,66 +186,25 @@ class BagSource:
     # ---- message → frame ----
 
     def _image(self, msg, stamp: float, _msgtype: str) -> ImageFrame:
-        from rosbags.image import message_to_cvimage
-        expected = msg.step * msg.height
-        if msg.height == 0 or msg.width == 0 or len(msg.data) < expected:
-            raise _Skip(f"image data too short ({len(msg.data)} bytes for {msg.width}x{msg.height}, step {msg.step})")
-        try:
-            image = message_to_cvimage(msg, "bgr8")
-        except Exception as exc:
-            raise _Skip(f"unsupported image encoding {msg.encoding!r} ({exc})") from None
-        return ImageFrame(image=np.ascontiguousarray(image), stamp=stamp, frame_id=msg.header.frame_id or "camera")
+        return messages.image_frame(msg, stamp)
 
     def _compressed_image(self, msg, stamp: float, _msgtype: str) -> ImageFrame:
-        import cv2
-        image = cv2.imdecode(np.frombuffer(bytes(msg.data), np.uint8), cv2.IMREAD_COLOR) if len(msg.data) else None
-        if image is None:
-            raise _Skip(f"compressed image could not be decoded (format {msg.format!r})")
-        return ImageFrame(image=image, stamp=stamp, frame_id=msg.header.frame_id or "camera")
+        return messages.compressed_image_frame(msg, stamp)
 
     def _camera_info(self, msg, stamp: float, _msgtype: str) -> CameraInfoFrame:
-        return CameraInfoFrame(width=int(msg.width), height=int(msg.height), k=tuple(map(float, msg.k)),
-                               d=tuple(map(float, msg.d)), distortion_model=msg.distortion_model, stamp=stamp,
-                               frame_id=msg.header.frame_id or "camera")
+        return messages.camera_info_frame(msg, stamp)
 
     def _audio_info(self, msg, _stamp: float, _msgtype: str) -> None:
-        if msg.channels < 1 or msg.sample_rate < 1:
-            raise _Skip(f"audio_info with {msg.channels} channels at {msg.sample_rate} Hz")
-        self._audio_rate, self._audio_channels = int(msg.sample_rate), int(msg.channels)
-        self._audio_format = (msg.sample_format or "S16LE").upper()
-        return None
+        self._audio.info(msg)
 
-    def _audio(self, msg, stamp: float, msgtype: str) -> AudioChunk | None:
-        payload = msg.audio if msgtype == AUDIO_DATA_STAMPED else msg
-        if not hasattr(payload, "data"):
-            raise _Skip(f"audio message layout not supported: fields {sorted(vars(payload))}")
-        data = bytes(payload.data)
-        if self._audio_format != "S16LE":
-            raise _Skip(f"sample format {self._audio_format} not supported (16-bit little-endian PCM only)")
-        frame_bytes = 2 * self._audio_channels
-        if not data or len(data) % frame_bytes:
-            raise _Skip(f"{len(data)} bytes is not a whole number of 16-bit x {self._audio_channels}-channel samples")
-        pcm = np.frombuffer(data, "<i2").reshape(-1, self._audio_channels)
-        if self._conform is None:
-            from .speech.audio import AudioConformer
-            self._conform = AudioConformer(self.config.audio.sample_rate, remove_dc=False, name=f"bag audio {self.path}")
-        samples = self._conform(pcm, self._audio_rate)     # mono, at the pipeline's rate
-        if not samples.size:            # the resampler is still filling up
-            return None
-        return AudioChunk(samples=samples, sample_rate=self._conform.target_rate, stamp=stamp)
+    def _audio_chunk(self, msg, stamp: float, _msgtype: str) -> AudioChunk | None:
+        return self._audio(messages.audio_bytes(msg), stamp)
 
-    def _text(self, msg, stamp: float, _msgtype: str) -> TextInput | None:
-        text = msg.data.strip()
-        if not text:
-            raise _Skip("empty text")
-        return TextInput(text=text, stamp=stamp)
+    def _text(self, msg, stamp: float, _msgtype: str) -> TextInput:
+        return messages.text_input(msg, stamp)
 
     def _stop(self, _msg, _stamp: float, _msgtype: str) -> Stop:
-        return Stop(source="estop", reason="stop topic")
-
-
-class _Skip(Exception):
-    pass
+        return messages.estop()
 
 
 class _Closing:

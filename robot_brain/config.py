@@ -46,6 +46,11 @@ class TopicsConfig:
     transcript: str = _opt("/robot_brain/transcript", "output: what the robot heard (std_msgs/String)")
     reply: str = _opt("/robot_brain/reply", "output: what the robot says, per sentence (std_msgs/String)")
     intents: str = _opt("/robot_brain/intents", "output: gated action intents, JSON (std_msgs/String)")
+    speaking: str = _opt("/robot_brain/speaking", "output: whether the robot's voice is playing (std_msgs/Bool)")
+    tts_audio: str = _opt("/robot_brain/tts_audio", "output: the robot's voice, 16-bit PCM at audio.sample_rate "
+                                                    "(ros.audio_type), when ros.publish_tts_audio is on")
+    link: str = _opt("/robot_brain/link", "between the nodes of the per-stage deployment: turns, proposals, "
+                                          "reply sentences, gate decisions, stops (JSON in std_msgs/String)")
 
 
 @dataclass
@@ -156,6 +161,21 @@ class GateConfig:
 
 
 @dataclass
+class RosConfig:
+    audio_type: Literal["audio_common_msgs/AudioData", "audio_common_msgs/AudioDataStamped",
+                        "std_msgs/UInt8MultiArray"] = _opt(
+        "audio_common_msgs/AudioData", "message type of topics.audio (and topics.tts_audio): 16-bit PCM in a uint8[] "
+                                       "field; rate and channels from topics.audio_info or audio.input_*")
+    intents_type: Literal["auto", "json"] = _opt(
+        "auto", "auto: hri_actions_msgs/Intent when that package is installed, else JSON in std_msgs/String; "
+                "json: always JSON (same fields)")
+    diagnostics_period_s: float = _opt(1.0, "how often /diagnostics is published (s)", min=0.05, max=10.0)
+    publish_tts_audio: bool = _opt(False, "publish the robot's voice on topics.tts_audio")
+    record_dir: str = _opt("", "record the session (inputs and outputs) as a rosbag2 into this new folder; "
+                               "empty: no recording (the default: camera, voice and words stay private)")
+
+
+@dataclass
 class Config:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     topics: TopicsConfig = field(default_factory=TopicsConfig)
@@ -167,6 +187,7 @@ class Config:
     stop: StopConfig = field(default_factory=StopConfig)
     tts: TtsConfig = field(default_factory=TtsConfig)
     gate: GateConfig = field(default_factory=GateConfig)
+    ros: RosConfig = field(default_factory=RosConfig)
     source: str = field(default="<defaults>", compare=False, repr=False)
 
 

@@ -140,13 +140,14 @@ LINEUP: tuple[StageSlot, ...] = (
 )
 
 
-def build_lineup(config: Config, *, sink: AudioSink | None = None,
-                 only: set[str] | None = None) -> tuple[list[Stage], list[StageSlot], list[str]]:
+def build_lineup(config: Config, *, sink: AudioSink | None = None, only: set[str] | None = None,
+                 shared: Shared | None = None) -> tuple[list[Stage], list[StageSlot], list[str]]:
     """The stages this version can build, the slots it cannot, and notes the user must see.
 
     `sink`: where the robot's voice goes (default: tts.output). `only`: build just these slots.
+    `shared`: state the caller wants to reach too (e.g. a node that learns the speaking state over a topic).
     """
-    shared = Shared(speaking=SpeakingState(tail_s=config.hearing.self_speech_tail_s), sink=sink)
+    shared = shared or Shared(speaking=SpeakingState(tail_s=config.hearing.self_speech_tail_s), sink=sink)
     stages, missing, notes = [], [], []
     for slot in LINEUP:
         if only is not None and slot.name not in only:

@@ -47,6 +47,11 @@ class TurnCounter:
             self.latest += 1
             return self.latest
 
+    def observe(self, turn: int) -> None:
+        """A turn begun elsewhere (another node of a split deployment): later ids start after it."""
+        with self._lock:
+            self.latest = max(self.latest, turn)
+
     def cancel(self, through: int = 0) -> int:
         """Cancel every turn up to `through` (0: up to the newest). Returns the watermark."""
         with self._lock:
