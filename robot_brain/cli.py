@@ -35,12 +35,20 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="live demo: webcam, microphone and speaker (not in this version)")
     demo.set_defaults(func=cmd_demo)
 
-    replay = sub.add_parser("replay", help="play a recorded rosbag2 through the pipeline",
+    replay = sub.add_parser("replay", help="play a recorded rosbag2 through the pipeline (or into live ROS topics)",
                             description="Play a rosbag2 folder (sqlite3 or mcap) through the pipeline in bag time "
                                         "and write DIR/events.jsonl, DIR/reply.wav (when speech is produced) "
-                                        "and an output bag DIR/bag with what the robot heard, said and intended.")
+                                        "and an output bag DIR/bag with what the robot heard, said and intended. "
+                                        "With --ros, publish the bag's messages on their live topics (and /clock) "
+                                        "for running robot_brain nodes instead, and report what they answer.")
     replay.add_argument("bag", type=Path, help="rosbag2 folder")
-    replay.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    replay.add_argument("--out", type=Path, metavar="DIR",
+                        help="output folder (required without --ros; with --ros: DIR/ros_outputs.jsonl)")
+    replay.add_argument("--ros", action="store_true",
+                        help="publish into live ROS 2 topics in real time x --speed (needs rclpy; start the nodes "
+                             "with use_sim_time:=true)")
+    replay.add_argument("--linger", type=float, default=5.0, metavar="S",
+                        help="with --ros: listen this long after the last message for the nodes' answers")
     replay.add_argument("--pace", choices=["bag", "realtime"],
                         help="bag: deterministic, as fast as the stages allow (default); realtime: the bag's pace")
     replay.add_argument("--speed", type=float, help="speed factor for --pace realtime")
@@ -146,6 +154,10 @@ def cmd_demo(args) -> int:
 
 def cmd_replay(args) -> int:
     from .bags import BagError
+    if args.ros:
+        return _replay_ros(args)
+    if args.out is None:
+        raise ConfigError("replay needs --out DIR (or --ros to publish into live topics)")
     from .replay import account, replay
 
     try:
@@ -156,6 +168,27 @@ def cmd_replay(args) -> int:
     if not args.quiet:
         print(account(result))
     return 1 if result.report.error and not result.events else 0
+
+
+def _replay_ros(args) -> int:
+    from .bags import BagError
+    try:
+        from .ros import player
+    except ImportError as exc:
+        print(f"error: replay --ros needs rclpy ({exc}). Source your ROS 2 Jazzy set-up, or use the wheels: "
+              "bash scripts/setup_ros.sh, then .venv-ros/bin/python -m robot_brain replay ... --ros", file=sys.stderr)
+        return 1
+    speed = args.cfg.replay.speed
+    try:
+        result = player.play(args.bag, args.cfg, speed=speed, linger_s=args.linger, progress=not args.quiet)
+    except BagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.out is not None:
+        player.write_heard(result, args.out / "ros_outputs.jsonl")
+    if not args.quiet:
+        print(player.account(result))
+    return 0 if result.published else 1
 
 
 def cmd_bench_pipeline(args) -> int:

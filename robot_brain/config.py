@@ -169,7 +169,7 @@ class RosConfig:
     intents_type: Literal["auto", "json"] = _opt(
         "auto", "auto: hri_actions_msgs/Intent when that package is installed, else JSON in std_msgs/String; "
                 "json: always JSON (same fields)")
-    diagnostics_period_s: float = _opt(1.0, "how often /diagnostics is published (s)", min=0.05, max=10.0)
+    diagnostics_period_s: float = _opt(0.5, "how often /diagnostics is published (s)", min=0.05, max=10.0)
     publish_tts_audio: bool = _opt(False, "publish the robot's voice on topics.tts_audio")
     record_dir: str = _opt("", "record the session (inputs and outputs) as a rosbag2 into this new folder; "
                                "empty: no recording (the default: camera, voice and words stay private)")

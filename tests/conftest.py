@@ -1,6 +1,11 @@
 import os
 
+import importlib.util
+
 import pytest
+
+# The ROS tests need rclpy (.venv-ros) and an isolated network namespace: `make test` runs them apart.
+collect_ignore = [] if importlib.util.find_spec("rclpy") else ["ros"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

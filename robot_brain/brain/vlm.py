@@ -65,6 +65,16 @@ class VLMBrain(Stage):
         self.model = self.processor = self.constraint = None
         self.last_prompt = ""
 
+    def close(self) -> None:
+        """Free the model (a ROS node's cleanup, a pipeline's shutdown)."""
+        cuda = self.model is not None and str(getattr(self.model, "device", "cpu")).startswith("cuda")
+        self.model = self.processor = self.constraint = None
+        import gc
+        gc.collect()
+        if cuda:
+            import torch
+            torch.cuda.empty_cache()
+
     def open(self) -> None:
         try:
             import torch  # noqa: F401

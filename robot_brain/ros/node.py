@@ -44,7 +44,7 @@ ROLES: dict[str, tuple[str, ...]] = {
 DEFAULT_NAMES = {"composed": "robot_brain", "asr": "asr", "brain": "brain", "gate": "intent_gate", "tts": "tts"}
 
 RELIABLE = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)
-LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
+LATCHED = QoSProfile(depth=5, reliability=QoSReliabilityPolicy.RELIABLE,
                      durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 UNSET_AUDIO_INFO = "audio_common_msgs/AudioInfo"
 
