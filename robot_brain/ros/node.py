@@ -187,7 +187,9 @@ class RobotBrainNode(LifecycleNode):
             self._outputs["link"] = self.create_publisher(messages_std("String"), _relative(t.link), RELIABLE)
         from diagnostic_msgs.msg import DiagnosticArray
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._diag_timer = self.create_timer(config.ros.diagnostics_period_s, self._publish_diagnostics)
+        from rclpy.clock import Clock, ClockType      # wall time: diagnostics go on while a bag's /clock is paused
+        self._diag_timer = self.create_timer(config.ros.diagnostics_period_s, self._publish_diagnostics,
+                                             clock=Clock(clock_type=ClockType.STEADY_TIME))
 
     def _intent_type(self, config: Config):
         if config.ros.intents_type == "json":
