@@ -47,7 +47,7 @@ class InputCounter:
             return first
 
     def report(self, missing: dict[str, str] | None = None) -> Status:
-        """The inputs' status; `missing`: inputs that could not be set up (topic → why)."""
+        """The inputs' status; `missing`: inputs that cannot be used (not installed, wrong type: topic → why)."""
         with self._lock:
             now = time.monotonic()
             period = max(now - self._last_report, 1e-6)
@@ -59,9 +59,9 @@ class InputCounter:
             values = {f"{topic} received": str(n) for topic, n in sorted(self.received.items())}
             values.update({f"{topic} rate_hz": f"{rate:.1f}" for topic, rate in sorted(rates.items())})
             values.update({f"{topic} rejected: {reason}": str(n) for (topic, reason), n in sorted(self.rejected.items())})
-        values.update({f"{topic} unavailable": why for topic, why in sorted((missing or {}).items())})
+        values.update({f"{topic} unusable": why for topic, why in sorted((missing or {}).items())})
         if missing:
-            return Status("inputs", WARN, f"{len(missing)} input(s) unavailable: {', '.join(sorted(missing))}", values)
+            return Status("inputs", WARN, f"{len(missing)} input(s) unusable: {', '.join(sorted(missing))}", values)
         if fresh_rejects:
             return Status("inputs", WARN, f"{fresh_rejects} message(s) rejected since the last report", values)
         return Status("inputs", OK, "ok", values)

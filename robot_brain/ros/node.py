@@ -29,6 +29,7 @@ from ..pipeline import Pipeline
 from ..speech.speaking import SpeakingState
 from . import codec, health
 from .params import config_from_node, declare_config_parameters
+from .session import type_name
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +219,7 @@ class RobotBrainNode(LifecycleNode):
         if self.split:
             subs.append(sub(messages_std("String"), _relative(t.link), self._on_link, RELIABLE))
         self._input_subs = subs
+        self._expected_types = {sub.topic_name: type_name(sub.msg_type) for sub in subs}
 
     def _audio_subscriptions(self, config: Config) -> list:
         t, audio = config.topics, config.audio
@@ -238,6 +240,15 @@ class RobotBrainNode(LifecycleNode):
         except (ImportError, AttributeError):
             pass        # no audio_info type: the format comes from audio.input_*
         return subs
+
+    def _type_mismatches(self) -> dict[str, str]:
+        """Inputs that someone publishes in another type (DDS never delivers those: say so)."""
+        found = {}
+        for topic, expected in getattr(self, "_expected_types", {}).items():
+            others = {info.topic_type for info in self.get_publishers_info_by_topic(topic)} - {expected}
+            if others:
+                found[topic] = f"published as {', '.join(sorted(others))}; this node expects {expected}"
+        return found
 
     def _unsubscribe(self) -> None:
         for subscription in self._input_subs:
@@ -313,13 +324,13 @@ class RobotBrainNode(LifecycleNode):
 
     def _on_estop(self, msg) -> None:
         from ..speech.stop_path import stop_intent
-
-        def stop() -> Frame:
-            if "intent_gate" in self.slots:      # the gate node turns the e-stop into the stop intent
-                self._push(messages.estop())
-                return stop_intent("estop", 1.0, "stop topic")
-            return messages.estop()
-        self._take(self.config.topics.stop, msg, stop)
+        topic = self.config.topics.stop
+        self.inputs.received_on(topic)
+        if self._recorder is not None:
+            self._recorder.write(topic, msg)
+        self._push(messages.estop())                     # every node: cut speech, cancel the turn
+        if "intent_gate" in self.slots:                  # the gate's node turns it into the stop intent
+            self._push(stop_intent("estop", 1.0, "stop topic"))
         if "speech_out" in self.slots and self._active:
             self._publish("speaking", messages_std("Bool")(data=False))
 
@@ -411,8 +422,9 @@ class RobotBrainNode(LifecycleNode):
         if pipeline is None or self._diag_pub is None:
             return
         last = pipeline.timelines.get(self._last_turn) if self._last_turn else None
+        problems = {**self.missing_inputs, **(self._type_mismatches() if self._active else {})}
         statuses = health.node_statuses(self.get_fully_qualified_name(), self._state, pipeline.stats(), self.inputs,
-                                        last, self.missing_inputs)
+                                        last, problems)
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
         for s in statuses:

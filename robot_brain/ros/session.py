@@ -15,9 +15,9 @@ from ..bags import BagWriter
 log = logging.getLogger(__name__)
 
 
-def type_name(msg) -> str:
-    """'sensor_msgs/msg/Image' for an rclpy message."""
-    return f"{type(msg).__module__.split('.')[0]}/msg/{type(msg).__name__}"
+def type_name(cls) -> str:
+    """'sensor_msgs/msg/Image' for an rclpy message class."""
+    return f"{cls.__module__.split('.')[0]}/msg/{cls.__name__}"
 
 
 class SessionRecorder:
@@ -38,11 +38,11 @@ class SessionRecorder:
             if self._closed:
                 return
             try:
-                self._bag.add(topic, type_name(msg))
+                self._bag.add(topic, type_name(type(msg)))
             except Exception as exc:       # a type the bag's type store does not know
                 if topic not in self.unrecordable:
                     self.unrecordable.add(topic)
-                    log.warning("cannot record %s (%s): %s", topic, type_name(msg), exc)
+                    log.warning("cannot record %s (%s): %s", topic, type_name(type(msg)), exc)
                 return
             self._bag.write_raw(topic, stamp, data)
             self.written += 1

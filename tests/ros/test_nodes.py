@@ -118,6 +118,9 @@ def test_composed_node_answers_stops_reports_and_records(launch, probe, tmp_path
     spin_until(probe, lambda: False, 0.3)
     for _ in range(300):
         inputs.frame()
+    from std_msgs.msg import String
+    wrong_audio = probe.create_publisher(String, "/audio", 10)       # audio of the wrong type
+    wrong_audio.publish(String(data="not audio"))
     inputs.say("what do you see?")
     assert spin_until(probe, lambda: outputs.reply and True in outputs.speaking, 60), node.log[-3000:]
     inputs.say("stop")
@@ -137,6 +140,9 @@ def test_composed_node_answers_stops_reports_and_records(launch, probe, tmp_path
     rejected = {kv.key: kv.value for kv in last["inputs"].values if "rejected" in kv.key}
     assert any("step 100 is shorter than a row" in k for k in rejected), rejected
     assert any("weird16" in k for k in rejected), rejected
+    unusable = {kv.key: kv.value for kv in last["inputs"].values if kv.key.endswith("unusable")}
+    assert "published as std_msgs/msg/String" in unusable["/audio unusable"], unusable
+    assert last["inputs"].level == b"\x01"                                 # WARN
     assert {"stage stop_path", "stage brain", "stage intent_gate", "stage speech_out", "last turn"} <= set(last)
     received = {kv.key: int(kv.value) for kv in last["inputs"].values if kv.key.endswith(" received")}
     assert node.popen.poll() is None                                     # still running after all of it

@@ -125,22 +125,32 @@ def test_the_brain_remembers_earlier_turns_and_the_users_language(tiny_vlm_dir):
 @pytest.mark.slow
 @pytest.mark.parametrize("scheme", ["none", "bf16", "int8-dynamic", "int8-dynamic-all"])
 def test_every_cpu_quantisation_answers_on_the_tiny_model(tiny_vlm_dir, scheme):
+    from robot_brain.pipeline import Pipeline
+    from robot_brain.testing import Collector
     brain = VLMBrain(tiny_vlm_dir, max_new_tokens=6, structured=False, quantisation=scheme)
-    out = run_stage(brain, [ImageFrame(image=np.zeros((240, 320, 3), np.uint8)), Turn(text="hi", turn=1)])
-    assert not [f for f in out if isinstance(f, StageError)]
-    assert [f for f in out if isinstance(f, ReplyDone)]
-    assert brain.applied.scheme == scheme and brain.applied.weight_mb > 0
-    if scheme.startswith("int8-dynamic"):
-        import torch
-        from torch import nn
+    collected = Collector()
+    pipeline = Pipeline([brain])
+    pipeline.add_sink(collected)
+    with pipeline:
+        for frame in [ImageFrame(image=np.zeros((240, 320, 3), np.uint8)), Turn(text="hi", turn=1)]:
+            pipeline.push(frame)
+            assert pipeline.wait_idle(30)
+        out = collected.frames
+        assert not [f for f in out if isinstance(f, StageError)]
+        assert [f for f in out if isinstance(f, ReplyDone)]
+        assert brain.applied.scheme == scheme and brain.applied.weight_mb > 0
+        if scheme.startswith("int8-dynamic"):
+            import torch
+            from torch import nn
 
-        from robot_brain.brain.quantise import language_model
-        int8 = torch.ao.nn.quantized.dynamic.Linear
-        assert all(isinstance(m, int8) for m in language_model(brain.model).modules() if isinstance(m, nn.Linear))
-        assert isinstance(brain.model.lm_head, int8)
-        vision = brain.model.model.vision_model
-        assert any(isinstance(m, int8) for m in vision.modules()) == (scheme == "int8-dynamic-all")
-        assert all(p.dtype == torch.float32 for p in brain.model.parameters())
+            from robot_brain.brain.quantise import language_model
+            int8 = torch.ao.nn.quantized.dynamic.Linear
+            assert all(isinstance(m, int8) for m in language_model(brain.model).modules() if isinstance(m, nn.Linear))
+            assert isinstance(brain.model.lm_head, int8)
+            vision = brain.model.model.vision_model
+            assert any(isinstance(m, int8) for m in vision.modules()) == (scheme == "int8-dynamic-all")
+            assert all(p.dtype == torch.float32 for p in brain.model.parameters())
+    assert brain.model is None and brain.processor is None          # closing frees the model
 
 
 def test_cpu_default_and_cuda_only_schemes():
