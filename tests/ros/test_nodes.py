@@ -210,3 +210,19 @@ def test_bag_replayed_into_live_topics(launch, probe, tmp_path):
     replies = [h for h in heard if h["topic"] == "/robot_brain/reply"]
     assert replies and replies[0]["t"] > 11.0 / 2                     # the typed question at 11 s (bag time)
     assert node.stop() == 0
+
+
+def test_intents_use_hri_actions_msgs_fields_when_that_type_exists():
+    from types import SimpleNamespace
+
+    from robot_brain.frames import ActionIntent
+    from robot_brain.ros.node import RobotBrainNode
+
+    class Intent:        # the fields of hri_actions_msgs/Intent
+        intent = data = source = modality = ""
+        priority, confidence = 0, 0.0
+    intent = ActionIntent(verb="point_at", target={"label": "cup"}, confidence=0.8, priority=50, source="voice", turn=3)
+    msg = RobotBrainNode._intent_message(SimpleNamespace(_intent_msg=Intent), intent)
+    assert (msg.intent, msg.source, msg.modality, msg.priority) == ("point_at", "__unknown_agent__",
+                                                                    "__modality_speech__", 50)
+    assert json.loads(msg.data) == {"target": {"label": "cup"}} and msg.confidence == 0.8

@@ -63,3 +63,18 @@ def test_bench_gate_writes_its_figures(tmp_path):
     assert figures["intents"] == 500 and 0 < figures["gate_us_per_intent"] < 1e6
     assert figures["decisions"]["rejected"] > 0 and figures["decisions"]["accepted"] > 0
     assert figures["audit_lines"] == sum(figures["decisions"].values())
+
+
+def test_replay_needs_out_or_ros_and_ros_needs_rclpy(capsys):
+    assert main(["replay", "tests/data/sample_bag"]) == 2
+    assert "--out DIR (or --ros" in capsys.readouterr().err
+    import importlib.util
+    if importlib.util.find_spec("rclpy") is None:       # this venv has no ROS: the error says where to get it
+        assert main(["replay", "tests/data/sample_bag", "--ros"]) == 1
+        assert "setup_ros.sh" in capsys.readouterr().err
+
+
+def test_ros_module_refuses_an_unknown_role():
+    run = subprocess.run([sys.executable, "-m", "robot_brain.ros", "nonesuch"], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 1 and "composed,asr,brain,gate,tts" in run.stderr
