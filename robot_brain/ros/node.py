@@ -47,7 +47,7 @@ DEFAULT_NAMES = {"composed": "robot_brain", "asr": "asr", "brain": "brain", "gat
 RELIABLE = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)
 LATCHED = QoSProfile(depth=5, reliability=QoSReliabilityPolicy.RELIABLE,
                      durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
-UNSET_AUDIO_INFO = "audio_common_msgs/AudioInfo"
+AUDIO_INFO_TYPE = "audio_common_msgs/AudioInfo"
 
 
 def message_class(name: str):
@@ -101,12 +101,9 @@ class RobotBrainNode(LifecycleNode):
                 from .session import SessionRecorder
                 self._recorder = SessionRecorder(config.ros.record_dir, self.get_clock())
                 self.get_logger().info(f"recording this session into {config.ros.record_dir}")
-        except (ConfigError, OSError, ImportError, ValueError, RuntimeError) as exc:
-            self.get_logger().error(f"configure failed: {exc}")
-            self._release()
-            return TransitionCallbackReturn.FAILURE
         except Exception as exc:          # rclpy would swallow it without a word
-            log.exception("configure failed")
+            if not isinstance(exc, (ConfigError, OSError, ImportError, ValueError, RuntimeError)):
+                log.exception("configure failed")
             self.get_logger().error(f"configure failed: {type(exc).__name__}: {exc}")
             self._release()
             return TransitionCallbackReturn.FAILURE
@@ -235,7 +232,7 @@ class RobotBrainNode(LifecycleNode):
             return []
         subs = [self.create_subscription(msg_type, _relative(t.audio), self._on_audio, qos_profile_sensor_data)]
         try:
-            subs.append(self.create_subscription(message_class(UNSET_AUDIO_INFO), _relative(t.audio_info),
+            subs.append(self.create_subscription(message_class(AUDIO_INFO_TYPE), _relative(t.audio_info),
                                                  self._on_audio_info, LATCHED))
         except (ImportError, AttributeError):
             pass        # no audio_info type: the format comes from audio.input_*
