@@ -16,7 +16,6 @@ import threading
 from collections import OrderedDict
 from typing import Any, Callable
 
-import rclpy
 from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 
@@ -78,7 +77,6 @@ class RobotBrainNode(LifecycleNode):
         self.missing_inputs: dict[str, str] = {}
         self._input_subs: list = []
         self._outputs: dict[str, Any] = {}
-        self._active = False
         self._foreign: OrderedDict[int, Frame] = OrderedDict()    # frames that came in from outside, by identity
         self._foreign_lock = threading.Lock()
         self._diag_timer = None
@@ -111,16 +109,18 @@ class RobotBrainNode(LifecycleNode):
         self.get_logger().info(f"configured ({self.role}): stages {', '.join(s.name for s in self.pipeline.stages)}")
         return TransitionCallbackReturn.SUCCESS
 
+    @property
+    def _active(self) -> bool:
+        return self._state == "active"
+
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         self._subscribe(self.config)
-        self._active = True
         self._state = "active"
         return super().on_activate(state)
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
-        self._active = False
-        self._unsubscribe()
         self._state = "inactive"
+        self._unsubscribe()
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: State) -> TransitionCallbackReturn:
@@ -129,17 +129,18 @@ class RobotBrainNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: State) -> TransitionCallbackReturn:
-        self._active = False
-        self._unsubscribe()
-        self._release()
-        self._state = "finalized"
+        self.shut_down()
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: State) -> TransitionCallbackReturn:
-        self._active = False
+        self.shut_down()
+        return TransitionCallbackReturn.SUCCESS
+
+    def shut_down(self) -> None:
+        """From any state: stop input and output, cancel the current turn, free the models."""
+        self._state = "finalized"
         self._unsubscribe()
         self._release()
-        return TransitionCallbackReturn.SUCCESS
 
     # ---- building ------------------------------------------------------------------------------
 
@@ -433,44 +434,3 @@ class RobotBrainNode(LifecycleNode):
 
 def messages_std(name: str):
     return message_class(f"std_msgs/{name}")
-
-
-def spin(role: str, argv: list[str] | None = None) -> int:
-    """Run one node until Ctrl-C / SIGTERM: configure and activate it, as `ros2 launch` users expect."""
-    import argparse
-    import signal
-    import sys
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-    argv = sys.argv if argv is None else argv
-    non_ros = rclpy.utilities.remove_ros_args(argv)[1:]
-    parser = argparse.ArgumentParser(prog=f"robot_brain {role} node", description=(
-        f"robot_brain ROS 2 lifecycle node ({role}: {', '.join(ROLES[role])}). Parameters: every robot_brain config "
-        "key as SECTION.KEY (see `robot-brain config`), plus config_file."))
-    parser.add_argument("--record", metavar="DIR", help="record the session (inputs and outputs) as a rosbag2 in DIR")
-    parser.add_argument("--no-autostart", action="store_true",
-                        help="stay unconfigured; drive the lifecycle with `ros2 lifecycle set`")
-    args = parser.parse_args(non_ros)
-    logging.basicConfig(level=logging.INFO, format="[%(levelname)s] [%(name)s]: %(message)s")
-    rclpy.init(args=argv)
-    node = RobotBrainNode(role, record_dir=args.record)
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
-    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
-    code = 0
-    try:
-        if not args.no_autostart:
-            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                node.get_logger().error("configure failed; fix the parameters above and restart")
-                code = 1
-            else:
-                node.trigger_activate()
-        if code == 0:
-            executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node._active = False
-        node._release()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return code
