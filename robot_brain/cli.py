@@ -32,8 +32,45 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    demo = sub.add_parser("demo", help="live demo: webcam, microphone and speaker (not in this version)")
-    demo.set_defaults(func=cmd_demo)
+    demo = sub.add_parser(
+        "demo", help="live demo: webcam, microphone and speaker, with a live view of what the robot sees, hears, "
+                     "says and intends",
+        description="Talk to the robot on a laptop. Camera: the webcam (default), --video or --images. Voice: the "
+                    "microphone (default), --wav or --text. Speech out: the speaker (default) or --wav-out. A window "
+                    "shows the camera with what the robot heard and says, its intents and the safety gate's "
+                    "decisions, the last turn's latency per stage and its state; keys: s stop, q quit, space "
+                    "talk (with --push-to-talk). With --no-window (or no display) a status line shows the same.",
+        epilog="Example without a webcam or microphone: robot-brain demo --video clip.mp4 --wav question.wav "
+               "--no-window --wav-out reply.wav --out out/demo-run")
+    cam = demo.add_mutually_exclusive_group()
+    cam.add_argument("--camera", metavar="INDEX|PATH|NAME", help="webcam: index, /dev/video path or part of its "
+                     "name (default 0)")
+    cam.add_argument("--video", type=Path, metavar="FILE", help="a video file instead of the webcam (loops)")
+    cam.add_argument("--images", type=Path, metavar="DIR", help="a folder of pictures, each shown --image-period s")
+    ear = demo.add_mutually_exclusive_group()
+    ear.add_argument("--mic", metavar="INDEX|NAME", help="microphone (default: the system's)")
+    ear.add_argument("--wav", type=Path, metavar="FILE", help="a recording played in as the microphone, in real "
+                     "time; the demo ends once it is answered")
+    ear.add_argument("--text", action="store_true", help="type questions (or pipe them in, one per line)")
+    mouth = demo.add_mutually_exclusive_group()
+    mouth.add_argument("--speaker", metavar="INDEX|NAME", help="playback device (sets tts.output; none = silent)")
+    mouth.add_argument("--wav-out", type=Path, metavar="FILE", help="write the robot's voice to this WAV file")
+    demo.add_argument("--no-window", dest="window", action="store_false", help="no window: a status line instead")
+    demo.add_argument("--out", type=Path, metavar="DIR", help="write DIR/events.jsonl (as replay does), "
+                      "DIR/reply.wav and DIR/audit.jsonl")
+    demo.add_argument("--push-to-talk", action="store_true", help="the microphone is heard only after space is "
+                      "pressed (press again to send); the stop word is heard always")
+    demo.add_argument("--model", metavar="PROFILE|FOLDER", help="brain model (sets brain.model)")
+    demo.add_argument("--device", metavar="DEV", help="cpu, cuda, cuda:1 ... for the brain and speech "
+                      "recognition (sets brain.device and asr.device)")
+    demo.add_argument("--language", metavar="CODE", help="spoken language, e.g. en, de (sets asr.language; "
+                      "default: detect)")
+    demo.add_argument("--fps", type=float, default=15.0, help="camera pictures per second into the pipeline")
+    demo.add_argument("--image-period", type=float, default=2.0, metavar="S", help="with --images: seconds per "
+                      "picture")
+    demo.set_defaults(func=cmd_demo, config_flags={"speaker": "tts.output", "model": "brain.model",
+                                                   "device": ("brain.device", "asr.device"),
+                                                   "language": "asr.language"})
 
     replay = sub.add_parser("replay", help="play a recorded rosbag2 through the pipeline (or into live ROS topics)",
                             description="Play a rosbag2 folder (sqlite3 or mcap) through the pipeline in bag time "
@@ -120,9 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         overrides = parse_overrides(args.set)
-        for flag, key in getattr(args, "config_flags", {}).items():   # command flags that are config keys
+        for flag, keys in getattr(args, "config_flags", {}).items():   # command flags that are config keys
             if getattr(args, flag) is not None:
-                overrides[key] = getattr(args, flag)
+                for key in (keys,) if isinstance(keys, str) else keys:
+                    overrides[key] = getattr(args, flag)
         args.cfg = load_config(args.config, overrides)
         return args.func(args) or 0
     except ConfigError as exc:
@@ -149,7 +187,21 @@ def _display(path: Path) -> str:
 
 
 def cmd_demo(args) -> int:
-    return _not_available("the live webcam/microphone demo")
+    from .demo.session import Demo, DemoError, DemoOptions
+    if args.fps <= 0 or args.image_period <= 0:
+        raise ConfigError("--fps and --image-period must be positive")
+    options = DemoOptions(camera=args.camera, video=args.video, images=args.images, mic=args.mic, wav=args.wav,
+                          text=args.text, wav_out=args.wav_out, window=args.window, out=args.out,
+                          push_to_talk=args.push_to_talk, max_fps=args.fps, image_period_s=args.image_period)
+    print("robot-brain demo: loading the models ...", flush=True)
+    try:
+        demo = Demo(args.cfg, options)
+    except DemoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = demo.run()
+    print(result.account())
+    return 0
 
 
 def cmd_replay(args) -> int:

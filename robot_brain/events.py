@@ -14,6 +14,7 @@ from typing import Any, Callable
 from .bags import intent_payload
 from .frames import (ActionIntent, Confirmation, Frame, GateDecision, IntentProposal, Interrupt, ReplyDone, ReplySentence, Speaking,
                      SpeechAudio, SpeechEnded, SpeechStarted, StageError, Stop, Transcript, Turn)
+from .pipeline import Timelines
 
 
 def event_of(frame: Frame) -> dict[str, Any] | None:
@@ -94,6 +95,21 @@ class EventLog:
         with self._lock:
             self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
             self.events.append(record)
+
+    def write_timelines(self, timelines: Timelines) -> None:
+        """One `timeline` event per turn, in turn order (written at the end of a run)."""
+        for timeline in sorted(timelines.all(), key=lambda tl: tl.turn):
+            self.write({"type": "timeline", **timeline.as_dict()}, timeline.turn)
+
+    def write_reply_wav(self, path: str | Path) -> Path | None:
+        """What the robot said (the SpeechAudio that reached this log) as one WAV file; None if it said nothing."""
+        if not self.audio:
+            return None
+        import numpy as np
+        import soundfile
+        rate = self.audio[0].sample_rate
+        soundfile.write(path, np.concatenate([c.samples for c in self.audio if c.sample_rate == rate]), rate)
+        return Path(path)
 
     def close(self) -> None:
         with self._lock:

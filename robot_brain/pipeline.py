@@ -325,15 +325,24 @@ class Pipeline:
     def add_sink(self, sink: Sink) -> None:
         self._sinks.append(sink)
 
-    def start(self) -> "Pipeline":
+    def start(self, on_open: Callable[[str], None] | None = None) -> "Pipeline":
+        """Open every stage (in parallel, each in its thread) and return once all are open.
+
+        `on_open(name)` is called, in this thread, as each stage finishes opening (for a progress display).
+        """
         if self._state != "new":
             raise RuntimeError(f"pipeline already {self._state}")
         self._state = "running"
         for runner in self._runners:
             runner.stage.ctx = StageContext(self, runner.stage.name)
             runner.thread.start()
-        for runner in self._runners:
-            runner.opened.wait()
+        opening = list(self._runners)
+        while opening:
+            opening[0].opened.wait(0.1)
+            for runner in [r for r in opening if r.opened.is_set()]:
+                opening.remove(runner)
+                if on_open is not None:
+                    on_open(runner.stage.name)
         return self
 
     def close(self) -> list[str]:
