@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -128,7 +129,7 @@ class CameraFeed:
         self.max_fps, self.retry_s = max_fps, retry_s
         self.status = CameraStatus()
         self.latest: np.ndarray | None = None
-        self._origin = time.monotonic() if clock_origin is None else clock_origin
+        self.origin = time.monotonic() if clock_origin is None else clock_origin
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"camera:{name}", daemon=True)
 
@@ -212,7 +213,7 @@ class CameraFeed:
                 raise ValueError(f"unusable picture {image.dtype} {image.shape}")
             if image.ndim == 3 and image.shape[2] == 4:
                 image = np.ascontiguousarray(image[:, :, :3])
-            frame = ImageFrame(image=image, stamp=now - self._origin, t=now, frame_id=self.name)
+            frame = ImageFrame(image=image, stamp=now - self.origin, t=now, frame_id=self.name)
         except ValueError as exc:
             self.status.skipped += 1
             if self.status.skipped == 1:
@@ -254,5 +255,7 @@ def open_feed(*, camera: str | None, video: Path | None, images: Path | None, em
         return CameraFeed(lambda: folder, Path(images).name, emit, live=False, max_fps=max_fps,
                           clock_origin=clock_origin)
     source = resolve_camera(camera if camera is not None else "0")
-    return CameraFeed(lambda: cv2.VideoCapture(source), f"camera {source}", emit, live=True, max_fps=max_fps,
+    device = isinstance(source, int) or str(source).startswith("/dev/")
+    backend = cv2.CAP_V4L2 if device and sys.platform.startswith("linux") else cv2.CAP_ANY
+    return CameraFeed(lambda: cv2.VideoCapture(source, backend), str(source), emit, live=True, max_fps=max_fps,
                       clock_origin=clock_origin)

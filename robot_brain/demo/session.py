@@ -17,7 +17,7 @@ from typing import TextIO
 from ..config import Config
 from ..events import EventLog, event_of
 from ..frames import Frame, ImageFrame, Interrupt, Stop, TextInput
-from ..lineup import TINY_RANDOM, build_lineup
+from ..lineup import LINEUP, TINY_RANDOM, build_lineup
 from ..pipeline import Pipeline, Stage
 from ..speech.player import AudioSink, NullSink, WavSink, make_sink
 from .camera import CameraError, CameraFeed, open_feed
@@ -84,8 +84,9 @@ class DemoResult:
 class Demo:
     """Build with the options, then `run()` (or `start()`, `tick()` until False, `close()`)."""
 
-    def __init__(self, config: Config, options: DemoOptions, *, stages: list[Stage] | None = None,
+    def __init__(self, config: Config, options: DemoOptions, *, swap: dict[str, Stage] | None = None,
                  stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
+        """`swap`: stages to use instead of the line-up's stages of the same name (a stand-in at a seam)."""
         self.options = options
         self.stdin = stdin if stdin is not None else sys.stdin
         self.stdout = stdout if stdout is not None else sys.stdout
@@ -99,13 +100,16 @@ class Demo:
         self.voice = self._voice()
         self.feed = self._camera()
         self.ptt = PushToTalk() if options.push_to_talk else None
+        swap = swap or {}
+        built, missing, lineup_notes = build_lineup(config, sink=self.sink, only={s.name for s in LINEUP} - set(swap))
+        by_name = {**{s.name: s for s in built}, **swap}
+        stages = [by_name[slot.name] for slot in LINEUP if slot.name in by_name]
+        self.notices += [f"not available: {slot.name} ({slot.what})" for slot in missing]
+        self.notices += lineup_notes
         notes = []
-        if stages is None:
-            stages, missing, lineup_notes = build_lineup(config, sink=self.sink)
-            self.notices += [f"not available: {slot.name} ({slot.what})" for slot in missing]
-            self.notices += lineup_notes
-            if TINY_RANDOM in (config.brain.model, config.asr.model):
-                notes.append(TINY_BANNER)
+        if (config.brain.model == TINY_RANDOM and "brain" not in swap) or \
+                (config.asr.model == TINY_RANDOM and "asr" not in swap):
+            notes.append(TINY_BANNER)
         if self.ptt is not None:
             after = next((i + 1 for i, s in enumerate(stages) if s.name == "stop_path"), 0)
             stages = stages[:after] + [self.ptt] + stages[after:]
@@ -195,9 +199,11 @@ class Demo:
             self._say(f"note: {text}")
         if self.state.notes:
             self._say(f"*** {TINY_BANNER} ***")
-        if self.feed is not None:
-            self.feed.start()
-        self.voice.start()
+        self.origin = time.monotonic()          # session time (stamps) counts from when the inputs start
+        for source in (self.feed, self.voice):
+            if source is not None:
+                source.origin = self.origin
+                source.start()
 
     def _open_view(self) -> None:
         if self.options.window:

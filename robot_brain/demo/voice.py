@@ -100,7 +100,8 @@ def read_wav(path: Path) -> np.ndarray:
         raise VoiceError(f"--wav {path}: the file holds no audio")
     if len(data) > rate * 3600:
         raise VoiceError(f"--wav {path}: {len(data) / rate / 60:.0f} minutes is more than the demo plays (1 hour)")
-    return AudioConformer(name=f"--wav {path.name}")(data, rate)
+    conform = AudioConformer(name=f"--wav {path.name}")
+    return np.concatenate([conform(data, rate), conform.flush()])
 
 
 class MicrophoneVoice(_Input):
