@@ -119,10 +119,7 @@ class Demo:
         self.state = DemoState(self.pipeline.timelines, tuple(notes))
         self.pipeline.add_sink(self.state)
         self.pipeline.add_sink(self._note_activity)
-        self.events = None
-        if options.out is not None:
-            self.events = EventLog(Path(options.out) / "events.jsonl", stamp=lambda: time.monotonic() - self.origin)
-            self.pipeline.add_sink(self.events)
+        self.events: EventLog | None = None     # made once the models are loaded: its clock starts with the inputs
         self.window = None
         self.printer: StatusPrinter | None = None
         self._last_activity = time.monotonic()
@@ -199,7 +196,10 @@ class Demo:
             self._say(f"note: {text}")
         if self.state.notes:
             self._say(f"*** {TINY_BANNER} ***")
-        self.origin = time.monotonic()          # session time (stamps) counts from when the inputs start
+        self.origin = time.monotonic()          # session time (t, stamps) counts from when the inputs start
+        if self.options.out is not None:
+            self.events = EventLog(Path(self.options.out) / "events.jsonl", stamp=lambda: time.monotonic() - self.origin)
+            self.pipeline.add_sink(self.events)
         for source in (self.feed, self.voice):
             if source is not None:
                 source.origin = self.origin
@@ -237,7 +237,10 @@ class Demo:
         self.pipeline.push(TextInput(text=text, stamp=now - self.origin, t=now))
 
     def stop_robot(self, source: str = "keyboard") -> None:
+        """What the stop word does: cut speech and cancel the turn (Stop), and the stop intent for the gate."""
+        from ..speech.stop_path import stop_intent
         self.pipeline.push(Stop(source=source, reason="stop key"))
+        self.pipeline.push(stop_intent(source, 1.0, "stop key"))
 
     def quiet(self) -> bool:
         """Nothing in flight: the pipeline is idle, the robot is not speaking, and nothing happened for a while."""
