@@ -105,3 +105,51 @@ def replay(bag: str | Path, out_dir: str | Path, config: Config | None = None, *
                         stages=[s.name for s in pipeline.stages], missing=missing, notes=notes, stats=pipeline.stats(),
                         timelines=timelines, wav_path=wav_path, bag_path=bag_out, stuck=stuck,
                         busy_timeouts=busy_timeouts)
+
+
+def account(result: ReplayResult) -> str:
+    """A turn-by-turn account of what the robot heard, said and intended, then a summary."""
+    lines = [f"NOTE: {note}" for note in result.notes]
+    transcribed = {e["turn"] for e in result.events if e["type"] == "transcript"}
+    for e in result.events:
+        kind = e["type"]
+        if kind == "speech_ended":
+            outcome = "transcribed" if e["turn"] in transcribed else "no transcript (nothing Whisper's guard kept)"
+            lines.append(f"speech ending at {e['stamp']:.1f} s ({e['duration']:.1f} s of audio): {outcome}")
+        elif kind == "transcript":
+            lines.append(f"    transcript: {e['text']!r} ({e['language'] or '?'}, confidence {e['confidence']:.2f})")
+        elif kind == "turn":
+            lines.append(f"turn {e['turn']} [{e['source']}] heard: {e['text']!r}")
+        elif kind == "reply":
+            lines.append(f"    said: {e['text']!r}")
+        elif kind == "proposal":
+            held = "" if "intent_gate" in result.stages else " — not sent: no safety gate in this line-up"
+            lines.append(f"    proposed: {e['verb']} {e['target']!r} {e['params'] or ''}{held}")
+        elif kind == "gate":
+            lines.append(f"    gate: {e['verb']} {e['decision']} ({e['reason']})")
+        elif kind == "confirmation":
+            lines.append(f"turn {e['turn']} [{e['source']}] answered: {e['text']!r} ({'yes' if e['accepted'] else 'no'})")
+        elif kind == "intent":
+            lines.append(f"    intended: {e['intent']} {e['data']}")
+        elif kind == "stop":
+            lines.append(f"STOP ({e['source'] or 'unknown source'}: {e['reason']})")
+        elif kind == "error":
+            lines.append(f"    error in {e['stage']}{' (stage taken out of service)' if e['fatal'] else ''}: "
+                         f"{e['error']}")
+    if not lines:
+        lines.append("(nothing was heard, said or intended)")
+    lines.append("")
+    lines.append(f"stages run: {', '.join(result.stages) or 'none'}")
+    for slot in result.missing:
+        lines.append(f"not in this version: {slot.name} ({slot.what})")
+    lines.extend(result.report.summary().splitlines())
+    drops = {name: {k: v for k, v in s.dropped.items() if v} for name, s in result.stats.items()}
+    drops = {k: v for k, v in drops.items() if v}
+    if drops:
+        lines.append(f"dropped frames: {drops}")
+    unhealthy = [name for name, s in result.stats.items() if not s.healthy]
+    if unhealthy:
+        lines.append(f"unhealthy stages: {', '.join(unhealthy)}")
+    outputs = [str(result.out_dir / "events.jsonl")] + [str(p) for p in (result.wav_path, result.bag_path) if p]
+    lines.append(f"wrote: {', '.join(outputs)}")
+    return "\n".join(lines)

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(espeak-ng libportaudio2 libsndfile1 sox libgl1 libglib2.0-0 iproute2)
+APT_PACKAGES=(espeak-ng libportaudio2 libsndfile1 sox libgl1 libglib2.0-0 iproute2 xvfb xdotool)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")

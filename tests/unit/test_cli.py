@@ -19,8 +19,21 @@ def test_help_lists_the_subcommands():
         assert command in out.stdout
 
 
-@pytest.mark.parametrize("args, what", [(["demo"], "live webcam"),
-                                        (["bench", "e2e"], "end-to-end latency")])
+def test_demo_help_names_every_input_and_output():
+    out = run("demo", "--help")
+    assert out.returncode == 0
+    for flag in ("--camera", "--video", "--images", "--mic", "--wav", "--text", "--speaker", "--wav-out",
+                 "--no-window", "--out", "--push-to-talk", "--model", "--device", "--language"):
+        assert flag in out.stdout
+
+
+def test_demo_refuses_two_cameras_at_once(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--video", "a.mp4", "--images", "dir"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, what", [(["bench", "e2e"], "end-to-end latency")])
 def test_unbuilt_commands_say_so_plainly(capsys, args, what):
     assert main(args) == 2
     err = capsys.readouterr().err
