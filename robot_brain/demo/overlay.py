@@ -68,12 +68,16 @@ def render(image: np.ndarray | None, view: View) -> np.ndarray:
     return canvas
 
 
-def _text(canvas, text, origin, colour, size, thickness=1, scale=1.0, outline=False) -> None:
-    """Text at `origin`; with `outline`, on a dark rim so it reads on any picture."""
+def _text(canvas, text, origin, colour, size, thickness=1, scale=1.0, boxed=False) -> None:
+    """Text at `origin`; `boxed`: on a dark box, so it reads on any picture."""
     thick = max(1, round(thickness * scale))
-    if outline:
-        cv2.putText(canvas, ascii_text(text), origin, FONT, size * scale, (0, 0, 0), thick + 3, cv2.LINE_AA)
-    cv2.putText(canvas, ascii_text(text), origin, FONT, size * scale, colour, thick, cv2.LINE_AA)
+    text = ascii_text(text)
+    if boxed:
+        (w, h), base = cv2.getTextSize(text, FONT, size * scale, thick)
+        pad = max(2, int(4 * scale))
+        cv2.rectangle(canvas, (origin[0] - pad, origin[1] - h - pad), (origin[0] + w + pad, origin[1] + base + pad // 2),
+                      (20, 20, 20), -1)
+    cv2.putText(canvas, text, origin, FONT, size * scale, colour, thick, cv2.LINE_AA)
 
 
 def _centred(canvas, text, colour, size) -> None:
@@ -115,7 +119,7 @@ def _targets(canvas, view: View, scale) -> None:
         radius = int(18 * scale)
         cv2.circle(canvas, (x, y), radius, colour, max(2, int(3 * scale)), cv2.LINE_AA)
         cv2.circle(canvas, (x, y), max(2, int(3 * scale)), colour, -1, cv2.LINE_AA)
-        _text(canvas, f"{mark.verb} {mark.label}".strip(), (x + radius + 4, y + 5), colour, 0.55, 2, scale, True)
+        _text(canvas, f"{mark.verb} {mark.label}".strip(), (x + radius + 8, y + 5), colour, 0.55, 2, scale, True)
 
 
 def _top_bar(canvas, view: View, scale) -> None:

@@ -88,7 +88,8 @@ class DemoState:
         elif isinstance(frame, Turn):
             self._heard, self._heard_final = frame.text, True
             self._thinking, self._stopped_at = True, float("-inf")
-            self._said_turn, self._said = frame.turn, []
+            if frame.turn != self._said_turn:       # its first sentence may arrive first (another route)
+                self._said_turn, self._said = frame.turn, []
             self._last_turn = max(self._last_turn, frame.turn)
         elif isinstance(frame, ReplySentence):
             if frame.turn != self._said_turn:

@@ -52,6 +52,16 @@ def test_state_follows_a_turn_from_hearing_to_speaking_and_stop():
     assert state.snapshot().state == "stopped"
 
 
+def test_a_first_sentence_that_arrives_before_its_turn_is_kept():
+    state = DemoState()
+    state(ReplySentence(text="On the left.", turn=2, index=0))
+    state(Turn(text="where is the cup", turn=2))
+    state(ReplySentence(text="Next to the ball.", turn=2, index=1))
+    assert state.snapshot().said == "On the left. Next to the ball."
+    state(Turn(text="and now?", turn=3))
+    assert state.snapshot().said == ""
+
+
 def test_only_accepted_targets_move_the_crosshair():
     state = DemoState()
     state(_accepted(decision="rejected", point=(0.9, 0.9)))
