@@ -219,6 +219,8 @@ class Demo:
         if self.window is None:
             self.printer = StatusPrinter(self.stdout, in_place=self.stdout.isatty() and not isinstance(
                 self.voice, TypedVoice))
+            self._say("no window: Ctrl-C quits" + ("; type \"stop\" to stop the robot" if isinstance(
+                self.voice, TypedVoice) else "; say \"stop\" to stop the robot"))
 
     def _say(self, text: str) -> None:
         print(text, file=self.stdout, flush=True)

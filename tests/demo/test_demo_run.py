@@ -132,3 +132,18 @@ def test_camera_unplugged_mid_run_is_survived_and_comes_back(tmp_path):
     assert replies[0]["text"].startswith(NO_VISION)
     assert not replies[1]["text"].startswith(NO_VISION)
     assert not [e for e in r.events if e["type"] == "error"]
+
+
+def test_push_to_talk_hears_only_the_stop_word_until_space_is_pressed(tmp_path):
+    clip = write_clip(tmp_path / "scene.avi")
+    speech = write_speech(tmp_path / "ask.wav", [(0.5, "what do you see"), (3.0, "stop")], seconds=4.5)
+    options = DemoOptions(video=clip, wav=speech, window=False, out=tmp_path / "run", push_to_talk=True,
+                          linger_s=0.5)
+    demo = Demo(load_config(None, {}), options, stdout=io.StringIO())
+    assert [s.name for s in demo.pipeline.stages][:3] == ["stop_path", "push_to_talk", "hearing"]
+    result = demo.run(progress=False)
+    kinds = [e["type"] for e in result.events]
+    assert "speech_started" not in kinds and "turn" not in kinds        # the key was never pressed
+    assert [e["intent"] for e in result.events if e["type"] == "intent"] == ["stop"]
+    demo._key(ord(" "))
+    assert demo.ptt.talking and demo.view().push_to_talk == "talking"
