@@ -28,8 +28,8 @@ HEARD_COLOUR = (255, 255, 255)
 PARTIAL_COLOUR = (170, 170, 170)
 SAID_COLOUR = (255, 220, 120)
 BANNER_COLOUR = (0, 0, 180)
-SEGMENT_COLOURS = {"endpoint": (150, 150, 150), "asr": (40, 190, 230), "think": (200, 130, 40),
-                   "voice": (180, 80, 200), "play": (90, 160, 60)}
+SEGMENT_COLOURS = {"endpoint": (150, 150, 150), "asr": (40, 190, 230), "turn": (120, 120, 120),
+                   "prefill": (160, 100, 30), "sentence": (200, 130, 40), "tts": (180, 80, 200), "play": (90, 160, 60)}
 BAND_ROWS = 3          # subtitle band height in text lines
 
 

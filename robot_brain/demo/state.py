@@ -11,12 +11,9 @@ from dataclasses import dataclass, field
 
 from ..frames import (Frame, GateDecision, ReplyDone, ReplySentence, Speaking, SpeechEnded, SpeechStarted, StageError,
                       Stop, Transcript, Turn)
+from ..latency import segments_of
 from ..pipeline import Timelines
 
-# The per-stage segments of a turn, in order: (segment name, from mark, to mark).
-SEGMENTS = (("endpoint", "speech_end", "endpoint"), ("asr", "endpoint", "asr_done"),
-            ("think", "turn_start", "first_sentence"), ("voice", "first_sentence", "first_audio"),
-            ("play", "first_audio", "first_audio_out"))
 ACCEPTED = ("accepted", "clamped", "confirmed")
 STOPPED_FOR_S = 3.0
 
@@ -46,15 +43,6 @@ class View:
     camera_fps: float = 0.0
     notes: tuple[str, ...] = field(default_factory=tuple)
     push_to_talk: str = ""                 # "", "off" (press space to talk), "talking"
-
-
-def segments_of(marks: dict[str, float]) -> tuple[tuple[tuple[str, float], ...], float | None]:
-    """The latency per stage of one turn, and its total (speech end or turn start → first audio out)."""
-    parts = tuple((name, marks[end] - marks[start]) for name, start, end in SEGMENTS
-                  if start in marks and end in marks and marks[end] >= marks[start])
-    origin = marks.get("speech_end", marks.get("turn_start"))
-    end = marks.get("first_audio_out")
-    return parts, (end - origin if origin is not None and end is not None else None)
 
 
 class DemoState:

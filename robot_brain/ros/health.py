@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..latency import segments_of
 from ..pipeline import StageStats, Timeline
 
 OK, WARN, ERROR = 0, 1, 2
@@ -84,8 +85,8 @@ def stage_status(name: str, stats: StageStats) -> Status:
 def timeline_status(timeline: Timeline | None) -> Status:
     if timeline is None:
         return Status("last turn", OK, "no turn yet")
-    values = {f"{name} ms": f"{1000 * dt:.1f}" for name, dt in timeline.segments()}
-    total = timeline.span("speech_end", "first_audio_out") or timeline.span("turn_start", "first_audio_out")
+    segments, total = segments_of(timeline.marks)
+    values = {f"{name} ms": f"{1000 * dt:.1f}" for name, dt in segments}
     values["turn"] = str(timeline.turn)
     message = f"turn {timeline.turn}: " + (f"{total:.2f} s to first audio" if total is not None else "no audio yet")
     return Status("last turn", OK, message, values)

@@ -27,7 +27,8 @@ class PointingBrain(Stage):
             self.size = (frame.image.shape[1], frame.image.shape[0])
             return
         yield frame                      # the safety gate authorises proposals by the turn they answer
-        self.ctx.mark(frame.turn, "first_sentence")     # as the real brain does
+        self.ctx.mark(frame.turn, "first_token")        # as the real brain does
+        self.ctx.mark(frame.turn, "first_sentence")
         for index, sentence in enumerate(ANSWER.split(". ")):
             yield ReplySentence(text=sentence.rstrip(".") + ".", index=index, turn=frame.turn)
         yield IntentProposal(verb="point_at", target="red cup", point=list(RED_CUP), confidence=0.9,

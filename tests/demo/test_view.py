@@ -12,7 +12,8 @@ from robot_brain.demo.camera import CameraError, ImageFolder, resolve_camera
 from robot_brain.demo.overlay import (ACCEPTED_COLOUR, REJECTED_COLOUR, SAID_COLOUR, STATE_COLOURS, ascii_text,
                                       display_size, render)
 from robot_brain.demo.push_to_talk import PushToTalk
-from robot_brain.demo.state import DemoState, View, segments_of
+from robot_brain.demo.state import DemoState, View
+from robot_brain.latency import segments_of
 from robot_brain.demo.status import StatusPrinter, status_line
 from robot_brain.demo.voice import TypedVoice, VoiceError, read_wav
 from robot_brain.frames import (AudioChunk, GateDecision, ReplySentence, Speaking, SpeechStarted, Stop, TextInput,
@@ -36,7 +37,7 @@ def test_state_follows_a_turn_from_hearing_to_speaking_and_stop():
     view = state.snapshot()
     assert (view.heard, view.heard_final) == ("point at the", False)
     for name, t in (("speech_end", 10.0), ("endpoint", 10.5), ("asr_done", 10.7), ("turn_start", 10.71),
-                    ("first_sentence", 11.9), ("first_audio", 12.0), ("first_audio_out", 12.05)):
+                    ("first_token", 11.2), ("first_sentence", 11.9), ("first_audio", 12.0), ("first_audio_out", 12.05)):
         timelines.mark(1, name, t)
     state(Turn(text="point at the red cup", turn=1))
     assert state.snapshot().state == "thinking"
@@ -46,7 +47,7 @@ def test_state_follows_a_turn_from_hearing_to_speaking_and_stop():
     view = state.snapshot()
     assert view.state == "speaking" and view.said == "The red cup is on the left."
     assert view.look_at == RED_CUP and view.intents[-1].point == RED_CUP
-    assert [name for name, _ in view.segments] == ["endpoint", "asr", "think", "voice", "play"]
+    assert [name for name, _ in view.segments] == ["endpoint", "asr", "turn", "prefill", "sentence", "tts", "play"]
     assert view.total_s == pytest.approx(2.05)
     state(Stop(source="keyboard"))
     assert state.snapshot().state == "stopped"
@@ -74,13 +75,13 @@ def test_only_accepted_targets_move_the_crosshair():
 
 def test_segments_skip_missing_marks_and_typed_turns_start_at_the_turn():
     parts, total = segments_of({"turn_start": 1.0, "first_sentence": 2.0, "first_audio": 2.2, "first_audio_out": 2.3})
-    assert [n for n, _ in parts] == ["think", "voice", "play"] and total == pytest.approx(1.3)
+    assert [n for n, _ in parts] == ["tts", "play"] and total == pytest.approx(1.3)
     assert segments_of({"turn_start": 1.0}) == ((), None)
 
 
 def _view(**changes):
     base = dict(state="speaking", heard="point at the red cup", heard_final=True, said="The red cup is on the left.",
-                intents=(), look_at=None, segments=(("asr", 0.2), ("think", 1.3)), total_s=2.0, last_error="")
+                intents=(), look_at=None, segments=(("asr", 0.2), ("sentence", 1.3)), total_s=2.0, last_error="")
     base.update(changes)
     return View(**base)
 
