@@ -169,7 +169,9 @@ class StageStats:
 
 
 class _Inbox:
-    """Control lane first; then data in arrival order. Latest-wins frame types keep one slot each."""
+    """Control lane first; then latest-wins frames (one slot per type: the newest sensor state); then data in
+    arrival order. A turn that waited behind a busy stage is thus answered with the newest picture, not the
+    one that was current when the turn was queued."""
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
@@ -203,15 +205,11 @@ class _Inbox:
                 self._cond.wait()
             if self._control:
                 return self._control.popleft()
-            candidates = list(self._latest.items())
-            if self._data:
-                candidates.append((None, self._data[0]))
-            key, (_, frame) = min(candidates, key=lambda kv: kv[1][0])
-            if key is None:
-                self._data.popleft()
-            else:
+            if self._latest:
+                key, (_, frame) = min(self._latest.items(), key=lambda kv: kv[1][0])
                 del self._latest[key]
-            return frame
+                return frame
+            return self._data.popleft()[1]
 
 
 class _Runner:

@@ -86,6 +86,7 @@ def replay(bag: str | Path, out_dir: str | Path, config: Config | None = None, *
                 delay = (stamp - first_stamp) / config.replay.speed - (time.monotonic() - started)
                 if delay > 0:
                     time.sleep(delay)
+                frame = dataclasses.replace(frame, t=time.monotonic())    # it arrives now, as from a sensor
             pipeline.push(frame)
             if not realtime and not pipeline.wait_idle(idle_timeout_s):
                 busy_timeouts += 1

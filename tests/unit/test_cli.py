@@ -33,13 +33,6 @@ def test_demo_refuses_two_cameras_at_once(capsys):
     assert "not allowed with argument" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args, what", [(["bench", "e2e"], "end-to-end latency")])
-def test_unbuilt_commands_say_so_plainly(capsys, args, what):
-    assert main(args) == 2
-    err = capsys.readouterr().err
-    assert what in err and "not available in this version" in err and "robot-brain replay" in err
-
-
 def test_config_errors_exit_2_naming_the_key(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("pipeline:\n  queue_size: -1\n")

@@ -170,6 +170,21 @@ def test_camera_frames_latest_wins_and_drops_are_counted():
     assert p.stats()["gate"].dropped["latest_wins"] == 9
 
 
+def test_a_queued_turn_is_taken_after_the_newest_picture():
+    gate = Gate()
+    out = Collector()
+    with Pipeline([gate, Recorder()]) as p:
+        p.add_sink(out)
+        p.push(text(0))
+        assert gate.entered.wait(2)
+        p.push(text(1))                                   # queued while the stage is busy ...
+        p.push(ImageFrame(image=np.zeros((4, 4, 3), np.uint8), stamp=5.0))   # ... then a new picture arrives
+        gate.release.set()
+        assert p.wait_idle(5)
+    order = [getattr(f, "text", "picture") for f in out.frames]
+    assert order.index("picture") < order.index("q1") and order.index("q0") < order.index("q1")
+
+
 def test_bounded_queue_counts_overflow():
     gate = Gate()
     with Pipeline([gate], queue_size=3) as p:

@@ -1,0 +1,114 @@
+"""Sample rosbag2 recordings made from a synthetic table scene and espeak-ng speech (deterministic).
+
+A table scene (red cup left, green cube centre, blue ball right) as JPEG camera frames at 5 Hz with
+CameraInfo, spoken questions and a "stop" as 16 kHz audio_common_msgs AudioDataStamped in 100 ms chunks,
+and typed questions on the text topic.
+
+- `write_bag(out)` with the defaults writes the sample bag used by `make demo` and the replay tests
+  (`python scripts/make_sample_bag.py` runs it);
+- `bench_bag()` is the end-to-end benchmark's bag: the same scene with spoken questions far enough apart
+  that, on a small CPU, one turn is answered before the next is asked.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .bags import (AUDIO_DATA, AUDIO_DATA_STAMPED, AUDIO_INFO, CAMERA_INFO, COMPRESSED_IMAGE, STRING, BagWriter,
+                   header)
+from .config import TopicsConfig
+from .testing import _cached, spoken
+
+RATE = 16000
+WIDTH, HEIGHT = 320, 240
+SPOKEN = [(1.0, "what do you see"), (5.0, "where is the red cup"), (9.0, "stop")]
+TYPED = [(11.0, "point at the blue ball")]
+DURATION_S = 13.0
+CAMERA_HZ = 5
+
+
+def table_scene(index: int, rng: np.random.Generator) -> np.ndarray:
+    """A table with a red cup (left), a green cube (centre) and a blue ball (right), with camera jitter."""
+    img = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    img[:] = (200, 205, 210)                                        # wall (BGR)
+    dx, dy = (int(v) for v in rng.integers(-2, 3, size=2))
+    table = np.array([[30, 140], [290, 140], [318, 238], [2, 238]], np.int32) + [dx, dy]
+    cv2.fillPoly(img, [table], (60, 100, 150))                      # wooden table
+    cv2.rectangle(img, (70 + dx, 105 + dy), (100 + dx, 150 + dy), (30, 30, 200), -1)   # red cup
+    cv2.ellipse(img, (85 + dx, 105 + dy), (15, 5), 0, 0, 360, (20, 20, 150), -1)
+    cv2.rectangle(img, (145 + dx, 120 + dy), (175 + dx, 150 + dy), (40, 160, 40), -1)  # green cube
+    cv2.circle(img, (240 + dx, 135 + dy), 16, (200, 80, 30), -1)                       # blue ball
+    light = 0.9 + 0.2 * np.sin(index / 7.0)
+    noise = rng.normal(0, 3, img.shape)
+    return np.clip(img * light + noise, 0, 255).astype(np.uint8)
+
+
+# Questions 14 s apart, then a stop said while the robot is still answering the last one.
+BENCH_SPOKEN = [(1.0, "what do you see"), (15.0, "where is the red cup"), (29.0, "point at the blue ball"),
+                (31.5, "stop")]
+BENCH_DURATION_S = 36.0
+
+
+def bench_bag(root: Path | None = None) -> Path:
+    """The end-to-end benchmark's bag (built once into the model cache)."""
+    return _cached("bench-bag", "1", lambda path: write_bag(path / "bag", said=BENCH_SPOKEN, typed=[],
+                                                             duration_s=BENCH_DURATION_S), root) / "bag"
+
+
+def write_bag(out: Path, storage: str = "mcap", *, said: list[tuple[float, str]] = SPOKEN,
+              typed: list[tuple[float, str]] = TYPED, duration_s: float = DURATION_S) -> Path:
+    """Write the scene, `said` (start s, text) as espeak-ng speech and `typed` (stamp s, text) to a rosbag2 folder."""
+    topics = TopicsConfig()
+    rng = np.random.default_rng(7)
+    track = np.zeros(int(duration_s * RATE), np.float32)
+    for start, text in said:
+        speech = spoken(text, voice="en-us", speed=160, sample_rate=RATE)
+        begin = int(start * RATE)
+        track[begin:begin + len(speech)] += speech[: len(track) - begin]
+    track += rng.normal(0, 0.002, len(track)).astype(np.float32)   # a quiet room, not digital silence
+    pcm = (np.clip(track, -1, 1) * 32767).astype("<i2")
+
+    if out.exists():
+        shutil.rmtree(out)
+    with BagWriter(out, storage) as bag:
+        T = bag.types
+        for topic, msgtype in [(topics.compressed_image, COMPRESSED_IMAGE), (topics.camera_info, CAMERA_INFO),
+                               (topics.audio, AUDIO_DATA_STAMPED), (topics.audio_info, AUDIO_INFO),
+                               (topics.text_in, STRING)]:
+            bag.add(topic, msgtype)
+        bag.write(topics.audio_info, 0.0, T[AUDIO_INFO](channels=1, sample_rate=RATE, sample_format="S16LE",
+                                                       bitrate=RATE * 16, coding_format="wave"))
+        messages = []
+        for i in range(int(duration_s * CAMERA_HZ)):
+            messages.append((i / CAMERA_HZ, "image", i))
+        for j in range(int(duration_s * 10)):
+            messages.append((j / 10 + 0.001, "audio", j))
+        for stamp, text in typed:
+            messages.append((stamp, "text", text))
+        roi = T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
+        fx = 0.9 * WIDTH
+        k = np.array([fx, 0, WIDTH / 2, 0, fx, HEIGHT / 2, 0, 0, 1])
+        for stamp, kind, item in sorted(messages, key=lambda m: m[0]):
+            if kind == "image":
+                ok, jpg = cv2.imencode(".jpg", table_scene(item, rng), [cv2.IMWRITE_JPEG_QUALITY, 80])
+                bag.write(topics.compressed_image, stamp, T[COMPRESSED_IMAGE](
+                    header=header(bag.store, stamp, "camera"), format="bgr8; jpeg compressed bgr8",
+                    data=jpg.reshape(-1)))
+                if item % CAMERA_HZ == 0:
+                    bag.write(topics.camera_info, stamp, T[CAMERA_INFO](
+                        header=header(bag.store, stamp, "camera"), height=HEIGHT, width=WIDTH,
+                        distortion_model="plumb_bob", d=np.zeros(5), k=k, r=np.eye(3).reshape(-1),
+                        p=np.array([fx, 0, WIDTH / 2, 0, 0, fx, HEIGHT / 2, 0, 0, 0, 1, 0]),
+                        binning_x=0, binning_y=0, roi=roi))
+            elif kind == "audio":
+                chunk = pcm[item * RATE // 10:(item + 1) * RATE // 10]
+                bag.write(topics.audio, stamp, T[AUDIO_DATA_STAMPED](
+                    header=header(bag.store, stamp, "microphone"), audio=T[AUDIO_DATA](data=chunk.view(np.uint8))))
+            else:
+                bag.write(topics.text_in, stamp, T[STRING](data=item))
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    print(f"wrote {out} ({storage}, {size / 1e6:.2f} MB, {duration_s:.0f} s)")
+    return out
