@@ -18,7 +18,7 @@ def plot(result: dict, path: str | Path) -> Path:
 
     from .latency import segments_of
     turns = result["per_turn"]
-    fig, (bars, line) = plt.subplots(2, 1, figsize=(10, 7), gridspec_kw={"height_ratios": [3, 2]})
+    fig, (bars, line) = plt.subplots(2, 1, figsize=(11, 7), gridspec_kw={"height_ratios": [3, 2]})
     for row, turn in enumerate(turns):
         left = 0.0
         for name, seconds in segments_of(turn["marks"])[0]:
@@ -30,7 +30,7 @@ def plot(result: dict, path: str | Path) -> Path:
     bars.set_xlabel("seconds from the end of the user's speech")
     bars.set_title(f"End of speech → first reply audio: p50 {result['e2e_p50_s']:.2f} s, p95 {result['e2e_p95_s']:.2f} s "
                    f"(serial work p50 {result['serial_sum_p50_s']:.2f} s)", fontsize=10)
-    bars.legend(loc="lower right", fontsize=8, ncols=4)
+    bars.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     if turns:
         totals = [segments_of(t["marks"])[1] or 0.0 for t in turns]
         median = turns[sorted(range(len(turns)), key=lambda i: totals[i])[len(turns) // 2]]
@@ -40,8 +40,8 @@ def plot(result: dict, path: str | Path) -> Path:
                 line.barh(0, marks[end] - marks[start], left=marks[start], color=COLOURS.get(name, "#555555"))
         for i, (mark, t) in enumerate(sorted(marks.items(), key=lambda kv: kv[1])):
             line.axvline(t, color="black", linewidth=0.5)
-            line.text(t, 0.45 + 0.18 * (i % 3), f"{mark}\n{t:.2f} s", fontsize=7, ha="left", va="bottom")
-        line.set_ylim(-0.5, 1.2)
+            line.text(t, 0.5 + 0.22 * (i % 4), f"{mark} {t:.2f} s", fontsize=7, ha="left", va="bottom")
+        line.set_ylim(-0.5, 1.5)
         line.set_yticks([])
         line.set_xlabel("seconds (timeline of the median turn)")
         line.set_title(f"One turn: run {median['run'] + 1}, turn {median['turn']}", fontsize=10)
@@ -64,7 +64,7 @@ def markdown(result: dict, *, json_path: str, plot_path: str | None, command: st
         "## End of the user's speech → first reply audio",
         "",
         f"- **e2e p50 {result['e2e_p50_s']:.3f} s, p95 {result['e2e_p95_s']:.3f} s** over {result['turns']} spoken "
-        f"turns ({result['repeats']} real-time replays of {', '.join(Path(b).name for b in result['bags'])}).",
+        f"turns ({result['repeats']} real-time replays of {', '.join(_bag_name(b) for b in result['bags'])}).",
         f"- Serial work (each stage timed alone on the same inputs, plus the {result['end_silence_s']} s of silence "
         f"that ends a turn by rule): p50 **{result['serial_sum_p50_s']:.3f} s**.",
         f"- Pipeline overhead ratio e2e p50 / serial p50 = **{result['overhead_ratio']}** (target ≤ 1.2: "
@@ -90,8 +90,12 @@ def markdown(result: dict, *, json_path: str, plot_path: str | None, command: st
         f"- Brain: {result['model_profile']}, {result['quantisation']} on {result['device']}, "
         f"{result['max_new_tokens']} new tokens at most.",
         f"- Speech recognition: {result['asr_model']} (faster-whisper, int8 on CPU); voice: espeak-ng via pyttsx3.",
-        f"- Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, torch {m['torch']} "
-        f"({m['torch_threads']} threads).",
+        f"- Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, torch {m['torch']}; the brain on "
+        f"{m['torch_threads']} CPU thread(s) (`brain.cpu_threads` 0: one per core less one, left to the always-on "
+        "audio path).",
+        "- The brain's prefill grows with its prompt: the system prompt with the skills list, the remembered turns "
+        "and 64 image tokens. The random model's tokenizer has a 400-token vocabulary, so the same text takes about "
+        "three times the tokens SmolVLM's own tokenizer would.",
         "- Models with random weights say noise; the timing is that of the real architectures. Whisper's "
         "hallucination guard is off here so that every utterance becomes a turn.",
         "", "Command:", "", "```bash", command, "```", "",
@@ -103,6 +107,11 @@ def markdown(result: dict, *, json_path: str, plot_path: str | None, command: st
         lines.append("No GPU was available for this run; run the same command with `--device cuda` on one and add "
                      "`--gpu-json FILE` (the JSON of `robot-brain bench vlm --json FILE` there) to fill this section.")
     return "\n".join(lines) + "\n"
+
+
+def _bag_name(path: str) -> str:
+    p = Path(path)
+    return p.parent.name.rsplit("-", 1)[0] if p.name == "bag" else p.name
 
 
 def write_report(result: dict, path: str | Path, *, json_path: str, plot_path: str | None, command: str,

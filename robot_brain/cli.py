@@ -163,6 +163,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)      # as typed, for reports that quote it
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -304,7 +305,7 @@ def cmd_bench_e2e(args) -> int:
     if args.plot:
         plot(result, args.plot)
     if args.report:
-        command = "robot-brain " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "robot-brain bench e2e"
+        command = "robot-brain " + " ".join(shlex.quote(a) for a in args.argv)
         write_report(result, args.report, json_path=str(args.json or "(not written)"),
                      plot_path=str(args.plot) if args.plot else None, command=command, gpu_json=args.gpu_json)
     print(e2e_summary(result))

@@ -74,8 +74,8 @@ def replay(bag: str | Path, out_dir: str | Path, config: Config | None = None, *
     pipeline.add_sink(lambda frame: recorder(frame, clock.now))
     realtime = config.replay.pace == "realtime"
     busy_timeouts = 0
+    pipeline.start()                         # models load here: the bag's clock starts after
     started, first_stamp = time.monotonic(), None
-    pipeline.start()
     try:
         for frame in tqdm(source, total=total, unit="msg", desc="replay", disable=not progress,
                           leave=False):
@@ -83,10 +83,9 @@ def replay(bag: str | Path, out_dir: str | Path, config: Config | None = None, *
             clock.now = stamp
             if realtime:
                 first_stamp = stamp if first_stamp is None else first_stamp
-                delay = (stamp - first_stamp) / config.replay.speed - (time.monotonic() - started)
-                if delay > 0:
-                    time.sleep(delay)
-                frame = dataclasses.replace(frame, t=time.monotonic())    # it arrives now, as from a sensor
+                due = started + (stamp - first_stamp) / config.replay.speed
+                time.sleep(max(0.0, due - time.monotonic()))
+                frame = dataclasses.replace(frame, t=due)     # when a sensor would have delivered it
             pipeline.push(frame)
             if not realtime and not pipeline.wait_idle(idle_timeout_s):
                 busy_timeouts += 1

@@ -1,6 +1,7 @@
 """A transformers vision-language model as a pipeline stage, streaming its reply sentence by sentence."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -39,10 +40,11 @@ class VLMBrain(Stage):
                  timeout_s: float = 20.0, max_frame_age_s: float = 2.0, max_image_edge: int = 1024,
                  history_turns: int = 4, history_tokens: int = 512, quantisation: str = "auto",
                  warmup: bool = True, motion_keyframes: int = 3, fallbacks: Iterable[str | Path] = (),
-                 name: str = "brain") -> None:
+                 cpu_threads: int | None = None, name: str = "brain") -> None:
         super().__init__(name)
         self.model_path = str(model_path)
         self.fallbacks = [str(f) for f in fallbacks]      # smaller models to load if this one does not fit
+        self.cpu_threads = cpu_threads                    # None: leave torch's setting alone; 0: cores less one
         self.device = device
         self.max_new_tokens = max_new_tokens
         self.system_prompt = system_prompt
@@ -77,11 +79,15 @@ class VLMBrain(Stage):
 
     def open(self) -> None:
         try:
-            import torch  # noqa: F401
+            import torch
             import transformers  # noqa: F401
         except ImportError as exc:
             raise RuntimeError(f"the VLM brain needs torch and transformers ({exc}); "
                                "install them with: pip install -e '.[models]'") from None
+        if self.cpu_threads is not None and not self.device.startswith("cuda"):
+            threads = self.cpu_threads or max(1, (os.cpu_count() or 2) - 1)
+            torch.set_num_threads(threads)       # process-wide: the brain is the only torch user in the pipeline
+            self.ctx.log.info("torch uses %d CPU thread(s)", threads)
         candidates = [self.model_path, *self.fallbacks]
         for i, path in enumerate(candidates):
             try:
@@ -178,6 +184,8 @@ class VLMBrain(Stage):
                     *self.memory.messages(), {"role": "user", "content": content}]
         prompt = self.last_prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True)
         inputs = self.processor(text=prompt, images=images, return_tensors="pt").to(self.device)
+        ctx.log.debug("turn %d: a prompt of %d tokens with %d picture(s)", number, inputs["input_ids"].shape[-1],
+                      len(images or ()))
         streamer = TextIteratorStreamer(self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True,
                                         timeout=60.0)
         abandoned = threading.Event()
