@@ -62,13 +62,13 @@ def bench_e2e(*, vlm: str | Path, whisper: str | Path, model_profile: str, bags:
     turns, stop_to_silent, quantisation = [], [], ""
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as scratch:
         for repeat in range(repeats):
-            for bag in bags:
-                progress(f"pipelined run {repeat + 1}/{repeats}: {Path(bag).name}")
+            for index, bag in enumerate(bags):
+                progress(f"pipelined run {repeat + 1}/{repeats}: {bag}")
                 # The voice goes to a sink that takes it at once: random weights answer with long strings of
                 # symbols that espeak-ng spells out for many seconds, and while the robot talks it would not
                 # hear the next question. Latency to the first audio block is the same either way.
                 stages, _, _ = build_lineup(config, sink=NullSink())
-                result = replay(bag, Path(scratch) / f"run{repeat}", config, stages=stages, progress=False)
+                result = replay(bag, Path(scratch) / f"run{repeat}-{index}", config, stages=stages, progress=False)
                 by_name = {s.name: s for s in stages}
                 stop_to_silent += getattr(by_name.get("speech_out"), "cut_latencies", [])
                 quantisation = getattr(getattr(by_name.get("brain"), "applied", None), "scheme", "") or quantisation
