@@ -169,9 +169,10 @@ class StageStats:
 
 
 class _Inbox:
-    """Control lane first; then latest-wins frames (one slot per type: the newest sensor state); then data in
-    arrival order. A turn that waited behind a busy stage is thus answered with the newest picture, not the
-    one that was current when the turn was queued."""
+    """Control lane first. Then the newest sensor state (latest-wins frames, one slot per type) before the next
+    data frame, so a turn that waited behind a busy stage is answered with the newest picture, not the one that
+    was current when the turn was queued; data and state alternate, so a fast camera cannot starve the turns.
+    Data frames keep their arrival order."""
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
@@ -179,6 +180,7 @@ class _Inbox:
         self._control: deque[Frame] = deque()
         self._data: deque[tuple[int, Frame]] = deque()
         self._latest: dict[type, tuple[int, Frame]] = {}
+        self._state_last = False          # the last frame taken was a latest-wins one
         self._seq = itertools.count()
 
     def put(self, frame: Frame) -> str | None:
@@ -205,10 +207,12 @@ class _Inbox:
                 self._cond.wait()
             if self._control:
                 return self._control.popleft()
-            if self._latest:
+            if self._latest and not (self._data and self._state_last):
                 key, (_, frame) = min(self._latest.items(), key=lambda kv: kv[1][0])
                 del self._latest[key]
+                self._state_last = True
                 return frame
+            self._state_last = False
             return self._data.popleft()[1]
 
 

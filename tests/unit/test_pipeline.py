@@ -185,6 +185,18 @@ def test_a_queued_turn_is_taken_after_the_newest_picture():
     assert order.index("picture") < order.index("q1") and order.index("q0") < order.index("q1")
 
 
+def test_a_fast_camera_cannot_starve_queued_turns():
+    from robot_brain.pipeline import _Inbox
+    inbox = _Inbox(16)
+    for i in range(3):
+        inbox.put(text(i))
+    taken = []
+    for i in range(6):                                   # a new picture arrives before every take
+        inbox.put(ImageFrame(image=np.zeros((2, 2, 3), np.uint8), stamp=float(i)))
+        taken.append(getattr(inbox.get(), "text", "picture"))
+    assert taken == ["picture", "q0", "picture", "q1", "picture", "q2"]
+
+
 def test_bounded_queue_counts_overflow():
     gate = Gate()
     with Pipeline([gate], queue_size=3) as p:
