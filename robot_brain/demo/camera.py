@@ -139,7 +139,8 @@ class CameraFeed:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=3.0)
+        if self._thread.ident is not None:          # started
+            self._thread.join(timeout=3.0)
 
     def _open(self) -> Capture | None:
         try:

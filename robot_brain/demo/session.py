@@ -309,7 +309,7 @@ class Demo:
         if self.feed is not None:
             self.feed.stop()
         self.voice.stop()
-        stuck = self.pipeline.close() if self._started else []
+        stuck = self.pipeline.close()            # also after a Ctrl-C while the stages were still opening
         self.sink.close()
         if self.window is not None:
             self.window.close()

@@ -39,7 +39,8 @@ class _Input:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2.0)
+        if self._thread.ident is not None:          # started
+            self._thread.join(timeout=2.0)
 
     def _guarded(self) -> None:
         try:
@@ -125,7 +126,8 @@ class MicrophoneVoice(_Input):
     def stop(self) -> None:
         self._stop.set()
         self.microphone.close()
-        self._thread.join(timeout=2.0)
+        if self._thread.ident is not None:
+            self._thread.join(timeout=2.0)
 
 
 class TypedVoice(_Input):

@@ -202,3 +202,14 @@ def test_camera_names_resolve_or_fail_with_the_list():
     assert resolve_camera("2") == 2 and resolve_camera("/dev/video7") == "/dev/video7"
     with pytest.raises(CameraError, match="no camera named like 'no-such-webcam'"):
         resolve_camera("no-such-webcam")
+
+
+def test_a_demo_closed_before_it_started_closes_cleanly(tmp_path):
+    from scenes import write_clip
+
+    from robot_brain.config import Config
+    from robot_brain.demo.session import Demo, DemoOptions
+    demo = Demo(Config(), DemoOptions(video=write_clip(tmp_path / "clip.avi"), text=True, window=False),
+                stdin=io.StringIO(""), stdout=io.StringIO())
+    result = demo.close()                        # e.g. Ctrl-C while the models were still loading
+    assert result.events == [] and result.camera_losses == 0
