@@ -189,12 +189,12 @@ def cmd_demo(args) -> int:
     options = DemoOptions(camera=args.camera, video=args.video, images=args.images, mic=args.mic, wav=args.wav,
                           text=args.text, wav_out=args.wav_out, window=args.window, out=args.out,
                           push_to_talk=args.push_to_talk, max_fps=args.fps, image_period_s=args.image_period)
-    print("robot-brain demo: loading the models ...", flush=True)
     try:
         demo = Demo(args.cfg, options)
     except DemoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    print("robot-brain demo: loading the models ...", flush=True)
     result = demo.run()
     print(result.account())
     return 0
