@@ -141,16 +141,22 @@ LINEUP: tuple[StageSlot, ...] = (
 
 
 def build_lineup(config: Config, *, sink: AudioSink | None = None, only: set[str] | None = None,
-                 shared: Shared | None = None) -> tuple[list[Stage], list[StageSlot], list[str]]:
+                 shared: Shared | None = None, swap: dict[str, Stage] | None = None,
+                 ) -> tuple[list[Stage], list[StageSlot], list[str]]:
     """The stages this version can build, the slots it cannot, and notes the user must see.
 
     `sink`: where the robot's voice goes (default: tts.output). `only`: build just these slots.
     `shared`: state the caller wants to reach too (e.g. a node that learns the speaking state over a topic).
+    `swap`: stages to use in place of the slots of the same name (stand-ins at a seam); they are not built.
     """
     shared = shared or Shared(speaking=SpeakingState(tail_s=config.hearing.self_speech_tail_s), sink=sink)
+    swap = swap or {}
     stages, missing, notes = [], [], []
     for slot in LINEUP:
         if only is not None and slot.name not in only:
+            continue
+        if slot.name in swap:
+            stages.append(swap[slot.name])
             continue
         if not slot.available:
             missing.append(slot)
@@ -159,7 +165,7 @@ def build_lineup(config: Config, *, sink: AudioSink | None = None, only: set[str
             stages.append(slot.build(config, shared))
         except ImportError as exc:
             missing.append(StageSlot(slot.name, f"{slot.what}; cannot be built here: {exc}"))
-    built = {s.name for s in stages}
+    built = {s.name for s in stages} - set(swap)
     if config.brain.model == TINY_RANDOM and "brain" in built:
         notes.append("the brain is a tiny random SmolVLM-shaped model: its answers are noise. "
                      "Set brain.model to a model folder for real answers.")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -59,13 +60,15 @@ def bench_bag(root: Path | None = None) -> Path:
 
 
 def write_bag(out: Path, storage: str = "mcap", *, said: list[tuple[float, str]] = SPOKEN,
-              typed: list[tuple[float, str]] = TYPED, duration_s: float = DURATION_S) -> Path:
-    """Write the scene, `said` (start s, text) as espeak-ng speech and `typed` (stamp s, text) to a rosbag2 folder."""
+              typed: list[tuple[float, str]] = TYPED, duration_s: float = DURATION_S,
+              picture: Callable[[int], np.ndarray] | None = None, voice: str = "en-us") -> Path:
+    """Write camera frames, `said` (start s, text) as espeak-ng speech in `voice` and `typed` (stamp s, text) to a
+    rosbag2 folder. `picture(i)` gives frame i (320x240 BGR); by default the sample table scene."""
     topics = TopicsConfig()
     rng = np.random.default_rng(7)
     track = np.zeros(int(duration_s * RATE), np.float32)
     for start, text in said:
-        speech = spoken(text, voice="en-us", speed=160, sample_rate=RATE)
+        speech = spoken(text, voice=voice, speed=160, sample_rate=RATE)
         begin = int(start * RATE)
         track[begin:begin + len(speech)] += speech[: len(track) - begin]
     track += rng.normal(0, 0.002, len(track)).astype(np.float32)   # a quiet room, not digital silence
@@ -93,7 +96,8 @@ def write_bag(out: Path, storage: str = "mcap", *, said: list[tuple[float, str]]
         k = np.array([fx, 0, WIDTH / 2, 0, fx, HEIGHT / 2, 0, 0, 1])
         for stamp, kind, item in sorted(messages, key=lambda m: m[0]):
             if kind == "image":
-                ok, jpg = cv2.imencode(".jpg", table_scene(item, rng), [cv2.IMWRITE_JPEG_QUALITY, 80])
+                frame = table_scene(item, rng) if picture is None else picture(item)
+                ok, jpg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
                 bag.write(topics.compressed_image, stamp, T[COMPRESSED_IMAGE](
                     header=header(bag.store, stamp, "camera"), format="bgr8; jpeg compressed bgr8",
                     data=jpg.reshape(-1)))
@@ -109,6 +113,4 @@ def write_bag(out: Path, storage: str = "mcap", *, said: list[tuple[float, str]]
                     header=header(bag.store, stamp, "microphone"), audio=T[AUDIO_DATA](data=chunk.view(np.uint8))))
             else:
                 bag.write(topics.text_in, stamp, T[STRING](data=item))
-    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    print(f"wrote {out} ({storage}, {size / 1e6:.2f} MB, {duration_s:.0f} s)")
     return out

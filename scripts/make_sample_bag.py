@@ -18,7 +18,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "tests/data/sample_bag")
     parser.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap")
     args = parser.parse_args()
-    write_bag(args.out, args.storage)
+    out = write_bag(args.out, args.storage)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    print(f"wrote {out} ({args.storage}, {size / 1e6:.2f} MB)")
 
 
 if __name__ == "__main__":

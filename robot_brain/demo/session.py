@@ -17,7 +17,7 @@ from typing import TextIO
 from ..config import Config
 from ..events import EventLog, event_of
 from ..frames import Frame, ImageFrame, Interrupt, Stop, TextInput
-from ..lineup import LINEUP, TINY_RANDOM, build_lineup
+from ..lineup import TINY_RANDOM, build_lineup
 from ..pipeline import Pipeline, Stage
 from ..speech.player import AudioSink, NullSink, WavSink, make_sink
 from .camera import CameraError, CameraFeed, open_feed
@@ -101,9 +101,7 @@ class Demo:
         self.feed = self._camera()
         self.ptt = PushToTalk() if options.push_to_talk else None
         swap = swap or {}
-        built, missing, lineup_notes = build_lineup(config, sink=self.sink, only={s.name for s in LINEUP} - set(swap))
-        by_name = {**{s.name: s for s in built}, **swap}
-        stages = [by_name[slot.name] for slot in LINEUP if slot.name in by_name]
+        stages, missing, lineup_notes = build_lineup(config, sink=self.sink, swap=swap)
         self.notices += [f"not available: {slot.name} ({slot.what})" for slot in missing]
         self.notices += lineup_notes
         notes = []

@@ -32,6 +32,7 @@ class SpeechOut(Stage):
         self.block_s = block_s
         self.cut_latencies: list[float] = []     # control frame created → playback silenced (s)
         self._cut_at: float | None = None
+        self._ended_turn = 0                      # the newest turn whose reply has ended (ReplyDone)
 
     def open(self) -> None:
         self.voice.open()
@@ -48,6 +49,7 @@ class SpeechOut(Stage):
         elif isinstance(frame, ReplySentence):
             yield from self._say(frame)
         elif isinstance(frame, ReplyDone):
+            self._ended_turn = max(self._ended_turn, frame.turn)
             yield frame
             yield from self._stopped_speaking()
 
@@ -71,6 +73,8 @@ class SpeechOut(Stage):
             self.speaking.played(float(np.sqrt(np.mean(np.square(chunk)))), time.monotonic() + self.sink.latency_s,
                                  len(chunk) / rate)
             self.ctx.mark(sentence.turn, "first_audio_out")
+        if sentence.turn <= self._ended_turn:    # said after its reply ended (the safety gate's yes/no question):
+            yield from self._stopped_speaking()  # nothing more follows, so the robot is listening again
 
     def _silence(self, control: ControlFrame) -> Iterable[Frame]:
         was_speaking = self.speaking.active

@@ -54,6 +54,17 @@ def test_sentences_are_played_to_the_sink_and_speaking_is_reported():
     assert not speaking.active
 
 
+def test_a_question_said_after_the_reply_ended_leaves_the_robot_listening():
+    """The safety gate's yes/no question can reach playback after the brain's ReplyDone: once it is said, the
+    robot must stop counting as speaking, or the user's answer would be taken for its own echo."""
+    speaking = SpeakingState()
+    out = run_stage(SpeechOut(Pyttsx3Voice(), WavSink(), speaking=speaking),
+                    [ReplySentence(turn=1, text="I will pick it up.", index=0), ReplyDone(turn=1),
+                     ReplySentence(turn=1, text="Do you want me to pick up the cup?", index=1000)])
+    assert [f.active for f in out if isinstance(f, Speaking)] == [True, False, True, False]
+    assert not speaking.active
+
+
 @pytest.mark.parametrize("control", [Interrupt(reason="barge-in"), Stop(source="voice")])
 def test_interrupt_or_stop_cuts_playback_within_one_block(control):
     block_s = 0.02
