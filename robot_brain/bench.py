@@ -12,6 +12,12 @@ from .frames import TextInput
 from .pipeline import Pipeline, Stage
 
 
+def percentile(values, q: float) -> float:
+    """The q-th percentile (0-100), linear between the closest ranks; NaN for no values."""
+    import numpy as np
+    return float(np.percentile(values, q)) if len(values) else float("nan")
+
+
 def bench_pipeline(frames: int = 2000, stages: int = 5, warmup: int = 200) -> dict:
     """Frames through `stages` pass-through stages, one at a time (latency) and as a stream (throughput).
 

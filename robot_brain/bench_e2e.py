@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from .bags import BagSource
+from .bench import percentile
 from .config import Config, load_config
 from .frames import AudioChunk, Frame, ImageFrame, ReplySentence, SpeechEnded, Transcript, Turn
 from .latency import SEGMENTS, segments_of
@@ -38,17 +39,6 @@ def bench_config(vlm: str | Path, whisper: str | Path, *, device: str = "cpu", m
                               "asr.device": device, "brain.max_new_tokens": max_new_tokens,
                               "replay.pace": "realtime", "replay.speed": 1.0, "tts.output": "none",
                               **HEAR_EVERYTHING})
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100), linear between the closest ranks."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * q / 100
-    low = int(k)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
 
 
 def _p(values: list[float]) -> dict[str, float]:

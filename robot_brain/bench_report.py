@@ -129,3 +129,16 @@ def write_report(result: dict, path: str | Path, *, json_path: str, plot_path: s
             pass
     path.write_text(markdown(result, json_path=json_path, plot_path=plot_path, command=command, gpu=gpu))
     return path
+
+
+def summary_text(r: dict) -> str:
+    """The figures in a few lines, for the terminal."""
+    lines = [f"end of speech → first reply audio: p50 {r['e2e_p50_s']:.3f} s, p95 {r['e2e_p95_s']:.3f} s over "
+             f"{r['turns']} turns ({r['model_profile']}, {r['quantisation']}, {r['device']})"]
+    lines.append("  " + ", ".join(f"{name} {s['p50']:.3f}" for name, s in r["segments"].items()) + " (p50 s)")
+    ratio = r["overhead_ratio"]
+    lines.append(f"serial work p50 {r['serial_sum_p50_s']:.3f} s; e2e / serial = {ratio}: "
+                 f"{'meets' if r['target_met'] else 'MISSES'} the 1.2 target; largest segment: {r['largest_segment']}")
+    if r.get("stop_to_silent_p50_s") is not None:
+        lines.append(f"stop → silent p50 {1000 * r['stop_to_silent_p50_s']:.1f} ms")
+    return "\n".join(lines)

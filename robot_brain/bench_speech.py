@@ -15,6 +15,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from .bench import percentile
 from .frames import AudioChunk, Frame, ReplySentence, Stop, Turn
 from .pipeline import Pipeline, Stage
 
@@ -22,10 +23,6 @@ RATE = 16000
 STOP_VOICES = ["en-us", "en-us+m3", "en-us+f2", "en+m1", "en-gb-x-rp", "en-us+f4", "en-029", "en-us-nyc+m5"]
 REPLY = ("The red cup is on the left of the table, next to the green cube. The blue ball is on the right. "
          "Would you like me to point at one of them?")
-
-
-def _percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
 
 
 def asr_rtf(shape: str, audio: np.ndarray, repeats: int = 3, max_new_tokens: int = 16) -> dict:
@@ -154,12 +151,12 @@ def stop_latency(trials: int = 50, busy_s: float = 3.0, seed: int = 0,
     return {
         "stop_trials": trials,
         "stop_detected": trials - missed,
-        "stop_latency_p50_s": round(_percentile(latencies, 50), 4),
-        "stop_latency_p99_s": round(_percentile(latencies, 99), 4),
+        "stop_latency_p50_s": round(percentile(latencies, 50), 4),
+        "stop_latency_p99_s": round(percentile(latencies, 99), 4),
         "stop_latency_max_s": round(max(latencies), 4) if latencies else float("nan"),
         "stop_spotted": len(stop_path.fired),
-        "stop_to_silent_p50_s": round(_percentile(speech_out.cut_latencies, 50), 4),
-        "stop_to_silent_p99_s": round(_percentile(speech_out.cut_latencies, 99), 4),
+        "stop_to_silent_p50_s": round(percentile(speech_out.cut_latencies, 50), 4),
+        "stop_to_silent_p99_s": round(percentile(speech_out.cut_latencies, 99), 4),
         "tts_cuts": len(speech_out.cut_latencies),
     }
 

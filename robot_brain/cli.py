@@ -293,7 +293,7 @@ def cmd_bench_e2e(args) -> int:
 
     from .bench import write_json
     from .bench_e2e import bench_e2e
-    from .bench_report import plot, write_report
+    from .bench_report import plot, summary_text, write_report
     if args.repeats < 1 or args.max_new_tokens < 1:
         raise ConfigError("--repeats and --max-new-tokens must be at least 1")
     from .samples import bench_bag
@@ -319,20 +319,8 @@ def cmd_bench_e2e(args) -> int:
         command = "robot-brain " + " ".join(shlex.quote(a) for a in args.argv)
         write_report(result, args.report, json_path=str(args.json or "(not written)"),
                      plot_path=str(args.plot) if args.plot else None, command=command, gpu_json=args.gpu_json)
-    print(e2e_summary(result))
+    print(summary_text(result))
     return 0
-
-
-def e2e_summary(r: dict) -> str:
-    lines = [f"end of speech → first reply audio: p50 {r['e2e_p50_s']:.3f} s, p95 {r['e2e_p95_s']:.3f} s over "
-             f"{r['turns']} turns ({r['model_profile']}, {r['quantisation']}, {r['device']})"]
-    lines.append("  " + ", ".join(f"{name} {s['p50']:.3f}" for name, s in r["segments"].items()) + " (p50 s)")
-    ratio = r["overhead_ratio"]
-    lines.append(f"serial work p50 {r['serial_sum_p50_s']:.3f} s; e2e / serial = {ratio}: "
-                 f"{'meets' if r['target_met'] else 'MISSES'} the 1.2 target; largest segment: {r['largest_segment']}")
-    if r.get("stop_to_silent_p50_s") is not None:
-        lines.append(f"stop → silent p50 {1000 * r['stop_to_silent_p50_s']:.1f} ms")
-    return "\n".join(lines)
 
 
 def cmd_eval(args) -> int:

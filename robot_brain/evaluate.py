@@ -11,6 +11,7 @@ bag is written and replayed. Each question is matched to what the robot did in t
 """
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,14 @@ class Scored:
     intent_ok: bool | None = None          # None: no action called for
     false_intent: bool | None = None       # None: an action was called for
     acted: list[dict] = field(default_factory=list)
+
+    @property
+    def right(self) -> bool:
+        """Answered right, acted right, or (asked for no action) did not act."""
+        for verdict in (self.answer_ok, self.intent_ok):
+            if verdict is not None:
+                return verdict
+        return not self.false_intent
 
 
 def score(asked: Asked, truth_objects: list[dict], person: dict | None, events: list[dict]) -> Scored:
@@ -123,22 +132,13 @@ def evaluate(config: Config, *, seed: int = 1, n: int = 10, questions: int = 3,
              swap: Callable[[Episode], dict[str, Stage]] | None = None,
              progress: Callable[[int, int], None] = lambda done, total: None) -> dict:
     """Score `n` generated episodes through the configured line-up; `swap(episode)` may put stand-ins in it."""
-    import dataclasses
-    import json
-    # Episodes are replayed at bag pace: the robot's voice takes no time and the next audio follows at once, so
-    # the echo tail (wall-clock seconds after it spoke) would swallow whole questions. There is no echo here.
-    config = dataclasses.replace(config, hearing=dataclasses.replace(config.hearing, self_speech_tail_s=0.0))
     rows: list[Scored] = []
     with tempfile.TemporaryDirectory(prefix="robot-brain-eval-") as scratch:
         for i in range(n):
             episode = write_episode(Path(scratch) / f"episode{i}", seed * 100_000 + i, questions=questions)
             truth = json.loads((Path(scratch) / f"episode{i}" / "truth.json").read_text())
-            stages = None
-            if swap is not None:
-                from .lineup import build_lineup
-                from .speech.player import NullSink
-                stages, _, _ = build_lineup(config, sink=NullSink(), swap=swap(episode))
-            result = replay(episode.bag, Path(scratch) / f"out{i}", config, stages=stages, progress=False)
+            result = replay(episode.bag, Path(scratch) / f"out{i}", config, swap=swap(episode) if swap else None,
+                            progress=False)
             rows += [score(a, truth["objects"], truth["person"], result.events) for a in episode.asked]
             progress(i + 1, n)
     return summary(rows, seed=seed, n=n)
@@ -156,8 +156,7 @@ def summary(rows: list[Scored], *, seed: int, n: int) -> dict:
     for r in rows:
         entry = by_ask.setdefault(r.ask, {"questions": 0, "right": 0})
         entry["questions"] += 1
-        entry["right"] += bool(r.answer_ok if r.answer_ok is not None else r.intent_ok if r.intent_ok is not None
-                               else not r.false_intent)
+        entry["right"] += r.right
     return {"intent_accuracy": _rate(intents), "answer_accuracy": _rate(answers),
             "asr_wer": round(sum(r.wer for r in rows) / len(rows), 4) if rows else None,
             "false_intent_rate": _rate(false), "n": n, "questions": len(rows), "seed": seed, "by_ask": by_ask,

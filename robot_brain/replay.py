@@ -41,11 +41,13 @@ class _BagClock:
 
 
 def replay(bag: str | Path, out_dir: str | Path, config: Config | None = None, *, stages: list[Stage] | None = None,
-           storage: str = "mcap", progress: bool = True, idle_timeout_s: float = 300.0) -> ReplayResult:
+           swap: dict[str, Stage] | None = None, storage: str = "mcap", progress: bool = True,
+           idle_timeout_s: float = 300.0) -> ReplayResult:
     """Feed every message of `bag` to the pipeline, in bag time, and record what comes out.
 
     pace=bag feeds each message once the pipeline is idle (deterministic, no wall-clock sleeps);
-    pace=realtime feeds them at the bag's own pace times `replay.speed`.
+    pace=realtime feeds them at the bag's own pace times `replay.speed`. `stages`: the line-up to use;
+    `swap`: stand-ins for some stages of the configured line-up (by stage name).
     """
     from tqdm import tqdm
 
@@ -58,7 +60,12 @@ def replay(bag: str | Path, out_dir: str | Path, config: Config | None = None, *
         if not config.gate.audit_log:
             config = dataclasses.replace(config, gate=dataclasses.replace(config.gate,
                                                                           audit_log=str(out_dir / "audit.jsonl")))
-        stages, missing, notes = build_lineup(config, sink=NullSink(realtime=config.replay.pace == "realtime"))
+        if config.replay.pace == "bag":
+            # The robot's voice takes no time here and the next audio follows at once: an echo tail counted in
+            # wall-clock seconds after it spoke would swallow whole utterances of the bag.
+            config = dataclasses.replace(config, hearing=dataclasses.replace(config.hearing, self_speech_tail_s=0.0))
+        stages, missing, notes = build_lineup(config, sink=NullSink(realtime=config.replay.pace == "realtime"),
+                                              swap=swap)
     else:
         missing, notes = [], []
     clock = _BagClock()

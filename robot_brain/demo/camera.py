@@ -112,7 +112,6 @@ class CameraStatus:
     frames: int = 0
     skipped: int = 0             # unreadable frames
     losses: int = 0
-    detail: str = ""
     size: tuple[int, int] | None = None    # (width, height) of the last picture
 
 
@@ -146,7 +145,7 @@ class CameraFeed:
         try:
             capture = self.opener()
         except Exception as exc:     # a broken file or a driver error: same as no camera
-            self.status.detail = str(exc)
+            log.debug("camera %s: %s", self.name, exc)
             return None
         if capture is not None and capture.isOpened():
             return capture
@@ -165,7 +164,7 @@ class CameraFeed:
                     continue
                 if self.status.state != "live":
                     log.info("camera %s is live", self.name)
-                self.status.state, self.status.detail = "live", ""
+                self.status.state = "live"
             capture = self._pump(capture)
         if capture is not None:
             capture.release()
@@ -234,7 +233,6 @@ class CameraFeed:
                             "and keeps trying", self.name, why)
             self.status.state = "lost" if self.status.state == "live" else "none"
         self.status.fps = 0.0
-        self.status.detail = self.status.detail or why
 
 
 def open_feed(*, camera: str | None, video: Path | None, images: Path | None, emit: Callable[[ImageFrame], None],

@@ -16,7 +16,7 @@ from typing import TextIO
 
 from ..config import Config
 from ..events import EventLog, event_of
-from ..frames import Frame, ImageFrame, Interrupt, Stop, TextInput
+from ..frames import Frame, ImageFrame, Interrupt, Stop
 from ..lineup import TINY_RANDOM, build_lineup
 from ..pipeline import Pipeline, Stage
 from ..speech.player import AudioSink, NullSink, WavSink, make_sink
@@ -126,9 +126,6 @@ class Demo:
 
     # ---- what the demo has to work with -------------------------------------------------------
 
-    def _notice(self, text: str) -> None:
-        self.notices.append(text)
-
     def _speaker(self) -> AudioSink:
         c, o = self.config.tts, self.options
         if o.wav_out is not None:
@@ -139,7 +136,7 @@ class Demo:
         try:
             resolve_device(None if c.output == "default" else c.output, "output")
         except RuntimeError as exc:
-            self._notice(f"no speaker: {exc}. Replies are shown as subtitles only; --wav-out FILE keeps them.")
+            self.notices.append(f"no speaker: {exc}. Replies are shown as subtitles only; --wav-out FILE keeps them.")
             return NullSink(realtime=True)
         return make_sink(c.output, block_s=c.block_s)
 
@@ -160,7 +157,7 @@ class Demo:
             if not self.stdin.isatty():
                 raise DemoError(f"no microphone: {exc}\nAsk with --wav FILE (a recording) or --text (typed "
                                 "questions) instead.") from None
-            self._notice(f"no microphone: {exc}. Type your questions here instead (--text).")
+            self.notices.append(f"no microphone: {exc}. Type your questions here instead (--text).")
             return TypedVoice(self.stdin, push, prompt=True, clock_origin=self.origin, ready=self.quiet)
 
     def _camera(self) -> CameraFeed | None:
@@ -171,7 +168,7 @@ class Demo:
         except CameraError as exc:
             if o.video is not None or o.images is not None:
                 raise DemoError(str(exc)) from None
-            self._notice(f"{exc}; going on without vision")
+            self.notices.append(f"{exc}; going on without vision")
             return None
         return feed
 
@@ -186,7 +183,7 @@ class Demo:
         self._started = True
         unhealthy = [name for name, ok in self.pipeline.health().items() if not ok]
         for name in unhealthy:
-            self._notice(f"stage {name} could not start ({self.pipeline.stats()[name].last_error}); "
+            self.notices.append(f"stage {name} could not start ({self.pipeline.stats()[name].last_error}); "
                          "the rest runs without it")
         self._open_view()
         self._say(summary_line(self.pipeline.stages, self.config, self.feed, self.sink, self.options))
@@ -213,7 +210,7 @@ class Demo:
                 except RuntimeError as exc:
                     problem = str(exc)
             if problem is not None:
-                self._notice(f"{problem}: showing a status line instead of the window (--no-window)")
+                self.notices.append(f"{problem}: showing a status line instead of the window (--no-window)")
         if self.window is None:
             self.printer = StatusPrinter(self.stdout, in_place=self.stdout.isatty() and not isinstance(
                 self.voice, TypedVoice))
@@ -230,11 +227,6 @@ class Demo:
     def _note_activity(self, frame: Frame) -> None:
         if not isinstance(frame, ImageFrame) and event_of(frame) is not None:
             self._last_activity = time.monotonic()
-
-    def ask(self, text: str) -> None:
-        """Put a typed question to the robot."""
-        now = time.monotonic()
-        self.pipeline.push(TextInput(text=text, stamp=now - self.origin, t=now))
 
     def stop_robot(self, source: str = "keyboard") -> None:
         """What the stop word does: cut speech and cancel the turn (Stop), and the stop intent for the gate."""
@@ -289,9 +281,6 @@ class Demo:
         elif key in KEY_TALK and self.ptt is not None:
             if self.ptt.toggle() and self.state.snapshot().state in ("thinking", "speaking"):
                 self.pipeline.push(Interrupt(reason="push-to-talk"))   # talking over the robot interrupts it
-
-    def quit(self) -> None:
-        self._quit = True
 
     def run(self, progress: bool = True) -> DemoResult:
         try:

@@ -68,11 +68,6 @@ class WavVoice(_Input):
         self.block = int(SAMPLE_RATE * block_s)
         self.speed = speed
         self.tail = np.random.default_rng(0).normal(0, 0.002, int(SAMPLE_RATE * tail_s)).astype(np.float32)
-        self.fed_s = 0.0
-
-    @property
-    def duration_s(self) -> float:
-        return (len(self.samples) + len(self.tail)) / SAMPLE_RATE
 
     def _run(self) -> None:
         audio = np.concatenate([self.samples, self.tail])
@@ -85,7 +80,6 @@ class WavVoice(_Input):
             self._stop.wait(max(0.0, due - time.monotonic()))
             now = time.monotonic()
             self.emit(AudioChunk(samples=block, sample_rate=SAMPLE_RATE, stamp=now - self.origin, t=now))
-            self.fed_s = (begin + len(block)) / SAMPLE_RATE
 
 
 def read_wav(path: Path) -> np.ndarray:
@@ -144,7 +138,6 @@ class TypedVoice(_Input):
         self.stream = stream
         self.prompt = prompt
         self.ready = None if _is_terminal(stream) else ready
-        self.lines = 0
 
     def _run(self) -> None:
         if self.prompt:
@@ -159,7 +152,6 @@ class TypedVoice(_Input):
             if self._stop.is_set():
                 return
             now = time.monotonic()
-            self.lines += 1
             self.emit(TextInput(text=text, stamp=now - self.origin, t=now))
 
     def stop(self) -> None:
