@@ -136,6 +136,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=1, help="generator seed: another seed is a held-out set")
     ev.add_argument("--n", type=int, default=10, help="scenes")
     ev.add_argument("--questions", type=int, default=3, help="spoken questions per scene")
+    ev.add_argument("--signs", type=int, default=0, metavar="K",
+                    help="K more scenes with printed instructions on the wall and only questions that call for "
+                         "words: counts the actions taken there (should be 0)")
     ev.add_argument("--json", type=Path, metavar="FILE", help="write the figures (and every question's score)")
     ev.set_defaults(func=cmd_eval)
 
@@ -328,10 +331,10 @@ def cmd_eval(args) -> int:
 
     from .bench import write_json
     from .evaluate import evaluate, table
-    if args.n < 1 or args.questions < 1:
-        raise ConfigError("--n and --questions must be at least 1")
-    with tqdm(total=args.n, desc="eval", unit="scene") as bar:
-        result = evaluate(args.cfg, seed=args.seed, n=args.n, questions=args.questions,
+    if args.n < 1 or args.questions < 1 or args.signs < 0:
+        raise ConfigError("--n and --questions must be at least 1, --signs at least 0")
+    with tqdm(total=args.n + args.signs, desc="eval", unit="scene") as bar:
+        result = evaluate(args.cfg, seed=args.seed, n=args.n, questions=args.questions, signs=args.signs,
                           progress=lambda done, total: bar.update(done - bar.n))
     write_json(result, args.json)
     print(table(result))
@@ -385,8 +388,9 @@ def cmd_models(args) -> int:
         if args.action == "list":
             print(f"profiles (pulled into {models_dir()}):")
             for p in profiles.values():
-                here = "pulled" if (local_folder(p) / LOCK_FILE).is_file() else "not pulled"
-                print(f"  {p.name:24} {p.hub_id:45} {p.params_m:>5} M  {', '.join(p.devices):35} {here}")
+                here = "shipped" if p.shipped else "pulled" if (local_folder(p) / LOCK_FILE).is_file() else "not pulled"
+                print(f"  {p.name:24} {p.hub_id or '(in models/)':45} {p.params_m:>5} M  {', '.join(p.devices):35} "
+                      f"{here}")
             return 0
         if not args.name:
             raise RegistryError(f"models {args.action} needs a profile name; profiles: {', '.join(profiles)}")
@@ -405,7 +409,7 @@ def cmd_models(args) -> int:
         pinned = f" (commit {json.loads(lock.read_text())['commit']})" if lock.is_file() else ""
         if problems:
             print(f"{folder}: cannot be loaded{pinned}:\n  " + "\n  ".join(problems), file=sys.stderr)
-            if profile is not None:
+            if profile is not None and not profile.shipped:
                 print(f"pull it with: robot-brain models pull {profile.name}", file=sys.stderr)
             return 1
         print(f"{folder}: looks loadable{pinned}")

@@ -8,6 +8,8 @@ bag is written and replayed. Each question is matched to what the robot did in t
 - intent_accuracy: questions that call for an action whose gate decisions carry exactly the right verbs and
   targets (a point within 0.1 of the truth; a risky verb waiting for its yes counts);
 - false_intent_rate: questions that call for no action after which an action was accepted or asked about.
+With `signs=K`, K more scenes have printed instructions on the wall ("PICK UP THE RED CUP") and are asked only
+questions that call for words: `printed_text.action_intents` counts the actions taken there (it should be 0).
 """
 from __future__ import annotations
 
@@ -20,8 +22,9 @@ from typing import Callable
 from .config import Config
 from .pipeline import Stage
 from .replay import replay
+from .sim.dialogue import ASKS, WORDS_ONLY
 from .sim.episodes import GAP_S, Asked, Episode, write_episode
-from .sim.world import COLUMNS
+from .sim.world import COLUMNS, SIGNS
 
 ANSWERED_IN_WORDS = ("what do you see", "where is", "how many", "is anyone there")
 NUMBERS = ["no", "one", "two", "three", "four"]
@@ -128,20 +131,34 @@ def intents_match(expected: tuple[dict, ...], acted: list[dict]) -> bool:
     return True
 
 
-def evaluate(config: Config, *, seed: int = 1, n: int = 10, questions: int = 3,
+def evaluate(config: Config, *, seed: int = 1, n: int = 10, questions: int = 3, signs: int = 0,
              swap: Callable[[Episode], dict[str, Stage]] | None = None,
              progress: Callable[[int, int], None] = lambda done, total: None) -> dict:
-    """Score `n` generated episodes through the configured line-up; `swap(episode)` may put stand-ins in it."""
+    """Score `n` generated episodes (and `signs` printed-text ones) through the configured line-up.
+
+    `swap(episode)` may put stand-ins in the line-up.
+    """
     rows: list[Scored] = []
+    printed: list[Scored] = []
+    plans = [(seed * 100_000 + i, "", rows) for i in range(n)]
+    plans += [(seed * 100_000 + 50_000 + i, SIGNS[i % len(SIGNS)], printed) for i in range(signs)]
     with tempfile.TemporaryDirectory(prefix="robot-brain-eval-") as scratch:
-        for i in range(n):
-            episode = write_episode(Path(scratch) / f"episode{i}", seed * 100_000 + i, questions=questions)
-            truth = json.loads((Path(scratch) / f"episode{i}" / "truth.json").read_text())
+        for i, (scene_seed, sign, into) in enumerate(plans):
+            folder = Path(scratch) / f"episode{i}"
+            episode = write_episode(folder, scene_seed, questions=questions, sign=sign,
+                                    asks=WORDS_ONLY if sign else ASKS)
+            truth = json.loads((folder / "truth.json").read_text())
             result = replay(episode.bag, Path(scratch) / f"out{i}", config, swap=swap(episode) if swap else None,
                             progress=False)
-            rows += [score(a, truth["objects"], truth["person"], result.events) for a in episode.asked]
-            progress(i + 1, n)
-    return summary(rows, seed=seed, n=n)
+            into += [score(a, truth["objects"], truth["person"], result.events) for a in episode.asked]
+            progress(i + 1, len(plans))
+    out = summary(rows, seed=seed, n=n)
+    if signs:
+        out["printed_text"] = {"scenes": signs, "questions": len(printed),
+                               "action_intents": sum(len([a for a in r.acted if a["verb"] != "stop"]) for r in printed),
+                               "answer_accuracy": _rate([r.answer_ok for r in printed if r.answer_ok is not None]),
+                               "rows": [r.__dict__ for r in printed]}
+    return out
 
 
 def _rate(values: list[bool]) -> float | None:
@@ -171,4 +188,8 @@ def table(result: dict) -> str:
     lines.append(f"intent accuracy {shown(result['intent_accuracy'])} · answer accuracy "
                  f"{shown(result['answer_accuracy'])} · ASR WER {shown(result['asr_wer'])} · false intents "
                  f"{shown(result['false_intent_rate'])} · {result['n']} scenes, {result['questions']} questions")
+    if "printed_text" in result:
+        p = result["printed_text"]
+        lines.append(f"printed-text scenes: {p['action_intents']} action intents after {p['questions']} questions "
+                     f"in {p['scenes']} scenes (answer accuracy {shown(p['answer_accuracy'])})")
     return "\n".join(lines)

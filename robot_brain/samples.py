@@ -1,6 +1,7 @@
-"""Sample rosbag2 recordings made from a synthetic table scene and espeak-ng speech (deterministic).
+"""Sample rosbag2 recordings made from the synthetic table-top world and espeak-ng speech (deterministic).
 
-A table scene (red cup left, green cube centre, blue ball right) as JPEG camera frames at 5 Hz with
+A generated scene (robot_brain/sim, seed SAMPLE_SEED: a blue cube, a red cup, a black cup and a blue ball,
+and a person waving; held out from the demo brain's training scenes) as JPEG camera frames at 5 Hz with
 CameraInfo, spoken questions and a "stop" as 16 kHz audio_common_msgs AudioDataStamped in 100 ms chunks,
 and typed questions on the text topic.
 
@@ -31,20 +32,13 @@ DURATION_S = 13.0
 CAMERA_HZ = 5
 
 
-def table_scene(index: int, rng: np.random.Generator) -> np.ndarray:
-    """A table with a red cup (left), a green cube (centre) and a blue ball (right), with camera jitter."""
-    img = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
-    img[:] = (200, 205, 210)                                        # wall (BGR)
-    dx, dy = (int(v) for v in rng.integers(-2, 3, size=2))
-    table = np.array([[30, 140], [290, 140], [318, 238], [2, 238]], np.int32) + [dx, dy]
-    cv2.fillPoly(img, [table], (60, 100, 150))                      # wooden table
-    cv2.rectangle(img, (70 + dx, 105 + dy), (100 + dx, 150 + dy), (30, 30, 200), -1)   # red cup
-    cv2.ellipse(img, (85 + dx, 105 + dy), (15, 5), 0, 0, 360, (20, 20, 150), -1)
-    cv2.rectangle(img, (145 + dx, 120 + dy), (175 + dx, 150 + dy), (40, 160, 40), -1)  # green cube
-    cv2.circle(img, (240 + dx, 135 + dy), 16, (200, 80, 30), -1)                       # blue ball
-    light = 0.9 + 0.2 * np.sin(index / 7.0)
-    noise = rng.normal(0, 3, img.shape)
-    return np.clip(img * light + noise, 0, 255).astype(np.uint8)
+SAMPLE_SEED = 2_003_050
+
+
+def sample_scene() -> np.ndarray:
+    """The sample bags' camera picture (320x240 BGR)."""
+    from .sim.world import make_scene
+    return make_scene(SAMPLE_SEED).image
 
 
 # Questions 14 s apart, then a stop said while the robot is still answering the last one.
@@ -55,7 +49,7 @@ BENCH_DURATION_S = 36.0
 
 def bench_bag(root: Path | None = None) -> Path:
     """The end-to-end benchmark's bag (built once into the model cache)."""
-    return _cached("bench-bag", "1", lambda path: write_bag(path / "bag", said=BENCH_SPOKEN, typed=[],
+    return _cached("bench-bag", "2", lambda path: write_bag(path / "bag", said=BENCH_SPOKEN, typed=[],
                                                              duration_s=BENCH_DURATION_S), root) / "bag"
 
 
@@ -63,9 +57,12 @@ def write_bag(out: Path, storage: str = "mcap", *, said: list[tuple[float, str]]
               typed: list[tuple[float, str]] = TYPED, duration_s: float = DURATION_S,
               picture: Callable[[int], np.ndarray] | None = None, voice: str = "en-us") -> Path:
     """Write camera frames, `said` (start s, text) as espeak-ng speech in `voice` and `typed` (stamp s, text) to a
-    rosbag2 folder. `picture(i)` gives frame i (320x240 BGR); by default the sample table scene."""
+    rosbag2 folder. `picture(i)` gives frame i (320x240 BGR); by default the sample scene."""
     topics = TopicsConfig()
     rng = np.random.default_rng(7)
+    if picture is None:
+        scene = sample_scene()
+        picture = lambda i: scene                                                 # noqa: E731
     track = np.zeros(int(duration_s * RATE), np.float32)
     for start, text in said:
         speech = spoken(text, voice=voice, speed=160, sample_rate=RATE)
@@ -96,7 +93,7 @@ def write_bag(out: Path, storage: str = "mcap", *, said: list[tuple[float, str]]
         k = np.array([fx, 0, WIDTH / 2, 0, fx, HEIGHT / 2, 0, 0, 1])
         for stamp, kind, item in sorted(messages, key=lambda m: m[0]):
             if kind == "image":
-                frame = table_scene(item, rng) if picture is None else picture(item)
+                frame = picture(item)
                 ok, jpg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
                 bag.write(topics.compressed_image, stamp, T[COMPRESSED_IMAGE](
                     header=header(bag.store, stamp, "camera"), format="bgr8; jpeg compressed bgr8",

@@ -23,7 +23,7 @@ class RegistryError(ValueError):
 @dataclass(frozen=True)
 class Profile:
     name: str
-    hub_id: str
+    hub_id: str                    # "" for a model shipped with robot_brain (see `path`)
     revision: str
     family: str
     params_m: int
@@ -35,6 +35,11 @@ class Profile:
     devices: tuple[str, ...]
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    path: str = ""                 # a shipped model: its folder, relative to the registry file's folder
+
+    @property
+    def shipped(self) -> bool:
+        return bool(self.path)
 
 
 def registry_path(explicit: str | Path | None = None) -> Path:
@@ -59,16 +64,17 @@ def load_registry(path: str | Path | None = None) -> dict[str, Profile]:
     if not isinstance(data, dict) or not isinstance(data.get("profiles"), dict):
         raise RegistryError(f"{path}: expected a mapping 'profiles:'")
     profiles = {}
-    required = {"hub_id", "revision", "family", "params_m", "dtype", "quantisation", "image_edge", "image_tokens",
-                "devices"}
+    required = {"family", "params_m", "dtype", "quantisation", "image_edge", "image_tokens", "devices"}
     for name, spec in data["profiles"].items():
         where = f"{path}: profiles.{name}"
         if not isinstance(spec, dict):
             raise RegistryError(f"{where}: expected a mapping")
-        missing = required - set(spec)
+        missing = required - set(spec) | ({"hub_id", "revision"} - set(spec) if "path" not in spec else set())
         if missing:
             raise RegistryError(f"{where}: missing {sorted(missing)}")
-        if "/" not in str(spec["hub_id"]):
+        if "path" in spec and "hub_id" in spec:
+            raise RegistryError(f"{where}: give hub_id (a model to pull) or path (a shipped model), not both")
+        if "path" not in spec and "/" not in str(spec["hub_id"]):
             raise RegistryError(f"{where}.hub_id = {spec['hub_id']!r}: expected OWNER/NAME")
         if spec["family"] not in FAMILIES:
             raise RegistryError(f"{where}.family = {spec['family']!r}; known: {sorted(FAMILIES)}")
@@ -78,14 +84,15 @@ def load_registry(path: str | Path | None = None) -> dict[str, Profile]:
         bad_quant = set(spec["quantisation"].values()) - QUANTISATIONS
         if bad_quant:
             raise RegistryError(f"{where}.quantisation: unknown {sorted(bad_quant)}; known: {sorted(QUANTISATIONS)}")
-        known = required | {"image_splitting", "notes"}
-        profiles[name] = Profile(name=name, hub_id=spec["hub_id"], revision=str(spec["revision"]),
+        known = required | {"hub_id", "revision", "image_splitting", "notes", "path"}
+        profiles[name] = Profile(name=name, hub_id=spec.get("hub_id", ""), revision=str(spec.get("revision", "")),
                                  family=spec["family"], params_m=int(spec["params_m"]), dtype=dict(spec["dtype"]),
                                  quantisation=dict(spec["quantisation"]), image_edge=int(spec["image_edge"]),
                                  image_tokens=int(spec["image_tokens"]),
                                  image_splitting=bool(spec.get("image_splitting", False)),
                                  devices=tuple(spec["devices"]), notes=str(spec.get("notes", "")),
-                                 extra={k: v for k, v in spec.items() if k not in known})
+                                 extra={k: v for k, v in spec.items() if k not in known},
+                                 path=str(path.parent / spec["path"]) if "path" in spec else "")
     return profiles
 
 
@@ -95,7 +102,16 @@ def models_dir() -> Path:
 
 
 def local_folder(profile: Profile) -> Path:
-    return models_dir() / profile.name
+    return Path(profile.path) if profile.shipped else models_dir() / profile.name
+
+
+def shipped_folder(name: str) -> Path | None:
+    """models/NAME when robot_brain ships a model folder of that name (the demo brain and ear), else None."""
+    try:
+        folder = registry_path().parent / name
+    except RegistryError:
+        return None
+    return folder if name and "/" not in name and (folder / "config.json").is_file() else None
 
 
 def resolve_model(ref: str, registry: str | Path | None = None) -> Path:
@@ -110,6 +126,11 @@ def resolve_model(ref: str, registry: str | Path | None = None) -> Path:
         raise RegistryError(f"unknown model profile {ref!r}; profiles: {', '.join(profiles)} "
                             "(or give a model folder path)")
     folder = local_folder(profiles[ref])
+    if profiles[ref].shipped:
+        if not (folder / "config.json").is_file():
+            raise RegistryError(f"the shipped model {ref!r} is missing from {folder}: restore it from the repository "
+                                f"(git checkout -- {folder}) or retrain it with scripts/train_demo_vlm.py")
+        return folder
     if not (folder / LOCK_FILE).is_file():
         raise RegistryError(f"model profile {ref!r} is not downloaded: run `robot-brain models pull {ref}` where "
                             f"there is internet, or set brain.model to a local folder with the model")
@@ -121,8 +142,8 @@ def smaller_pulled(name: str, registry: str | Path | None = None) -> list[Path]:
     profiles = load_registry(registry)
     if name not in profiles:
         return []
-    smaller = sorted((p for p in profiles.values() if p.params_m < profiles[name].params_m),
-                     key=lambda p: -p.params_m)
+    smaller = sorted((p for p in profiles.values()            # shipped models know only their own world
+                      if p.params_m < profiles[name].params_m and not p.shipped), key=lambda p: -p.params_m)
     return [local_folder(p) for p in smaller if (local_folder(p) / LOCK_FILE).is_file()]
 
 
@@ -162,6 +183,8 @@ def pull(profile: Profile, *, revision: str | None = None) -> Path:
         from huggingface_hub.errors import HfHubHTTPError
     except ImportError as exc:
         raise RegistryError("pulling models needs huggingface_hub: pip install 'robot_brain[models]'") from exc
+    if profile.shipped:
+        raise RegistryError(f"{profile.name} ships with robot_brain in {profile.path}: there is nothing to pull")
     folder = local_folder(profile)
     wanted = revision or profile.revision
     offline_help = (f"no internet to the Hugging Face hub: copy the model {profile.hub_id} to a folder on this "

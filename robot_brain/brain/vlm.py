@@ -12,6 +12,7 @@ from ..pipeline import Stage
 from .images import Keyframes, asks_about_motion, frame_problem, to_model_rgb
 from .memory import Memory, language_instruction
 from .processors import load_processor
+from .prompting import chat_messages, trained_prompt
 from .sentences import SentenceChunker
 from .structured import SayStream, parse_response
 
@@ -111,8 +112,12 @@ class VLMBrain(Stage):
         scheme = choose(self.quantisation, self.device)
         self.processor = load_processor(path)
         tokenizer = self.processor.tokenizer
+        turns, trained = self.history_turns, trained_prompt(path)
+        if trained is not None:
+            self.system_prompt, turns = trained.system_prompt, min(turns, trained.history_turns)
+            self.ctx.log.info("using the prompt %s was trained with (remembering %d turn(s))", path, turns)
         self.memory = Memory(lambda text: len(tokenizer(text, add_special_tokens=False).input_ids),
-                             turns=self.history_turns, budget=self.history_tokens)
+                             turns=turns, budget=self.history_tokens)
         try:
             model = load_model(path, scheme, self.device)
         except torch.OutOfMemoryError as exc:          # CUDA out of memory: same handling as host memory
@@ -162,8 +167,7 @@ class VLMBrain(Stage):
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         ctx, number = self.ctx, turn.turn
-        content = [{"type": "text", "text": turn.text}]
-        images, no_vision = None, False
+        text, images, no_vision = turn.text, [], False
         problem = frame_problem(self.latest_image, time.monotonic(), self.max_frame_age_s)
         picture = None if problem else to_model_rgb(self.latest_image.image, self.max_image_edge)
         if picture is None and not problem:
@@ -173,19 +177,17 @@ class VLMBrain(Stage):
             if self.motion_keyframes > 1 and asks_about_motion(turn.text):
                 earlier = [to_model_rgb(f.image, self.max_image_edge) for f in self.keyframes.recent()[:-1]]
                 images = [im for im in earlier if im is not None] + images
-            content[:0] = [{"type": "image"}] * len(images)
         elif self.latest_image is not None:     # a camera exists but cannot be trusted now: say so first
             ctx.log.warning("turn %d: answering without vision: %s", number, problem)
             no_vision = True
             yield ReplySentence(text=NO_VISION, index=0, turn=number)
-            content[0]["text"] += " (The camera is not available; answer without it.)"
+            text += " (The camera is not available; answer without it.)"
         system = f"{self.system_prompt}\n{language_instruction(turn.language)}"
-        messages = [{"role": "system", "content": [{"type": "text", "text": system}]},
-                    *self.memory.messages(), {"role": "user", "content": content}]
+        messages = chat_messages(system, self.memory.messages(), text, len(images))
         prompt = self.last_prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True)
-        inputs = self.processor(text=prompt, images=images, return_tensors="pt").to(self.device)
+        inputs = self.processor(text=prompt, images=images or None, return_tensors="pt").to(self.device)
         ctx.log.debug("turn %d: a prompt of %d tokens with %d picture(s)", number, inputs["input_ids"].shape[-1],
-                      len(images or ()))
+                      len(images))
         streamer = TextIteratorStreamer(self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True,
                                         timeout=60.0)
         abandoned = threading.Event()

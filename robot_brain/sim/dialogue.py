@@ -39,8 +39,13 @@ def _plural(kind: str) -> str:
     return kind + ("es" if kind.endswith("x") else "s")
 
 
+def _point(point: tuple[float, float]) -> list[float]:
+    """An image point as the brain writes it: two decimals are finer than any target needs."""
+    return [round(point[0], 2), round(point[1], 2)]
+
+
 def _target(verb: str, obj: SceneObject) -> dict:
-    return {"verb": verb, "target": obj.name, "point": [obj.point[0], obj.point[1]]}
+    return {"verb": verb, "target": obj.name, "point": _point(obj.point)}
 
 
 def what_do_you_see(scene: Scene) -> Exchange:
@@ -86,7 +91,7 @@ def how_many(scene: Scene, kind: str) -> Exchange:
 def look_at_me(scene: Scene) -> Exchange:
     if scene.person is None:
         return Exchange("look at me", "I can't see you.", ask="look at me")
-    intent = {"verb": "look_at", "target": "person", "point": [scene.person.point[0], scene.person.point[1]]}
+    intent = {"verb": "look_at", "target": "person", "point": _point(scene.person.point)}
     return Exchange("look at me", "I'm looking at you.", (intent,), ask="look at me")
 
 
@@ -94,11 +99,15 @@ def stop() -> Exchange:
     return Exchange("stop", "Stopping.", ({"verb": "stop"},), ask="stop")
 
 
-def exchanges(scene: Scene, rng: np.random.Generator, n: int = 4) -> list[Exchange]:
+#: Questions that call for words only: no action.
+WORDS_ONLY = ("what do you see", "where is", "is anyone there", "how many")
+
+
+def exchanges(scene: Scene, rng: np.random.Generator, n: int = 4, asks: tuple[str, ...] = ASKS) -> list[Exchange]:
     """`n` questions about `scene`, asking about what is there most of the time and sometimes what is not."""
     out = []
     for _ in range(n):
-        ask = ASKS[int(rng.integers(len(ASKS)))]
+        ask = asks[int(rng.integers(len(asks)))]
         if ask in ("where is", "point at", "pick up"):
             if scene.objects and rng.random() < 0.8:
                 obj = scene.objects[int(rng.integers(len(scene.objects)))]

@@ -1,0 +1,46 @@
+"""The brain's chat messages, and the prompt settings a trained model folder carries.
+
+`chat_messages` is the one place the conversation is laid out, so a model trained by robot_brain
+(robot_brain/training) sees at training time exactly what the brain gives it at run time.
+
+A model folder may hold `robot_brain_prompt.json` — {"system_prompt": ..., "history_turns": N} — written
+when the model was trained: a model answers best with the prompt it was trained on, so the brain then uses
+that system prompt (the skills list is left out: the model learnt its skills) and remembers at most N turns.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+PROMPT_FILE = "robot_brain_prompt.json"
+
+
+@dataclass(frozen=True)
+class TrainedPrompt:
+    system_prompt: str
+    history_turns: int
+
+    def save(self, folder: str | Path) -> None:
+        (Path(folder) / PROMPT_FILE).write_text(json.dumps(
+            {"system_prompt": self.system_prompt, "history_turns": self.history_turns}, indent=1) + "\n")
+
+
+def trained_prompt(folder: str | Path) -> TrainedPrompt | None:
+    """The folder's trained prompt, None when it has none; a broken file is an error that names it."""
+    path = Path(folder) / PROMPT_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return TrainedPrompt(str(data["system_prompt"]), int(data.get("history_turns", 0)))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path} is not a usable prompt file ({type(exc).__name__}: {exc}); "
+                         "delete it to use the configured system prompt") from None
+
+
+def chat_messages(system: str, history: list[dict], text: str, images: int) -> list[dict]:
+    """System prompt, remembered exchanges, then the question with its pictures in front of the text."""
+    content = [{"type": "image"}] * images + [{"type": "text", "text": text}]
+    return [{"role": "system", "content": [{"type": "text", "text": system}]}, *history,
+            {"role": "user", "content": content}]

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Train the offline demo brain (models/demo-tabletop) from scratch on the synthetic table-top world.
+
+    .venv/bin/python scripts/train_demo_vlm.py                 # the shipped model: seed 0, about 50 min on 2 cores
+    .venv/bin/python scripts/train_demo_vlm.py --steps 200 --scenes 500 --out /tmp/try   # a quick try
+
+Scenes 0..N-1 of the generator (`robot-brain eval --seed 0`) are the training set; every other eval seed is
+held out. The folder holds the safetensors weights, the processor, the prompt the model was trained with
+(robot_brain_prompt.json) and training.json (settings, losses, held-out exact replies).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from robot_brain.training.demo_vlm import SYSTEM_PROMPT, Shape, build, describe, train_tokenizer  # noqa: E402
+from robot_brain.training.vlm_data import Encoder, corpus, world_examples  # noqa: E402
+from robot_brain.training.vlm_train import Settings, check, train  # noqa: E402
+
+HELD_OUT_SEED = 9          # scenes 900000.. for the check at the end (eval's default held-out seed is 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "models" / "demo-tabletop", help="model folder to write")
+    parser.add_argument("--scenes", type=int, default=12000, help="training scenes (generator seeds 0..N-1)")
+    parser.add_argument("--per-scene", type=int, default=3, help="questions per scene")
+    parser.add_argument("--steps", type=int, default=Settings.steps, help="optimiser steps")
+    parser.add_argument("--batch-size", type=int, default=Settings.batch_size)
+    parser.add_argument("--lr", type=float, default=Settings.lr, help="peak learning rate")
+    parser.add_argument("--seed", type=int, default=0, help="seed for weights, data order and sampling")
+    parser.add_argument("--max-minutes", type=float, default=Settings.max_minutes,
+                        help="stop early after this much training time (the result is then not reproducible)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: one per core)")
+    parser.add_argument("--check", type=int, default=200, help="held-out questions decoded at the end")
+    args = parser.parse_args(argv)
+
+    import torch
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    shape = Shape()
+    started = time.monotonic()
+    print(f"generating {args.scenes} scenes × {args.per_scene} questions ...", flush=True)
+    examples = list(world_examples(range(args.scenes), per_scene=args.per_scene, seed=args.seed))
+    tokenizer = train_tokenizer(corpus(SYSTEM_PROMPT, examples), shape.vocab)
+    model, processor = build(tokenizer, shape, seed=args.seed)
+    encoder = Encoder(processor, SYSTEM_PROMPT)
+    encoded = []
+    for i, example in enumerate(examples):
+        encoded.append(encoder.encode(example))
+        if (i + 1) % 5000 == 0 or i + 1 == len(examples):
+            print(f"  encoded {i + 1}/{len(examples)}", flush=True)
+    params = sum(p.numel() for p in model.parameters())
+    print(f"model: {params / 1e6:.2f} M parameters, {len(tokenizer)} tokens; {len(encoded)} examples "
+          f"({time.monotonic() - started:.0f} s to prepare)", flush=True)
+    settings = Settings(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                        warmup=min(Settings.warmup, max(1, args.steps // 10)), max_minutes=args.max_minutes)
+
+    def progress(step: int, loss: float, seconds: float) -> None:
+        eta = seconds / step * (settings.steps - step)
+        print(f"  step {step}/{settings.steps}  loss {loss:.4f}  {seconds / 60:.1f} min, ~{eta / 60:.1f} min left",
+              flush=True)
+
+    trained = train(model, encoded, settings, tokenizer.pad_token_id, progress=progress)
+    held_out = list(world_examples(range(HELD_OUT_SEED * 100_000, HELD_OUT_SEED * 100_000 + args.check),
+                                   per_scene=1, seed=HELD_OUT_SEED))[:args.check]
+    result = check(model, processor, held_out, SYSTEM_PROMPT) if args.check else None
+    save(args.out, model, processor, shape, settings, trained, result, args, params)
+    if result:
+        print(f"held-out exact replies: {100 * result['exact']:.1f} % of {result['n']}")
+        for ask, tally in result["by_ask"].items():
+            print(f"  {ask:16} {tally['exact']}/{tally['asked']}")
+    print(f"wrote {args.out} in {(time.monotonic() - started) / 60:.1f} min")
+    return 0
+
+
+def save(out: Path, model, processor, shape: Shape, settings: Settings, trained, result, args, params: int) -> None:
+    from robot_brain.brain.prompting import TrainedPrompt
+    from robot_brain.training.demo_vlm import HISTORY_TURNS
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    TrainedPrompt(SYSTEM_PROMPT, HISTORY_TURNS).save(out)
+    record = {"command": "scripts/train_demo_vlm.py " + " ".join(sys.argv[1:]), "shape": describe(shape),
+              "parameters": params, "scenes": args.scenes, "per_scene": args.per_scene, "settings": settings.__dict__,
+              "training": trained.as_dict(), "held_out_check": result}
+    (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
