@@ -33,6 +33,7 @@ class StageSlot:
 
 
 TINY_RANDOM = "tiny-random"
+DEMO_GRAMMAR = "demo-grammar"      # PocketSphinx restricted to the demo's questions (and yes / no)
 
 
 def _stop_path(config: Config, shared: Shared) -> Stage:
@@ -60,9 +61,16 @@ def _asr(config: Config, shared: Shared) -> Stage:
     from .speech.asr import Guard, WhisperAsr
     c = config.asr
     model = c.model
+    if model == DEMO_GRAMMAR:
+        from .sim.dialogue import every_question
+        from .speech.grammar_asr import GrammarAsr
+        return GrammarAsr([*every_question(), "yes", "no"])
     if model == TINY_RANDOM:
         from .testing import tiny_whisper
         model = str(tiny_whisper())
+    else:
+        from .brain.registry import shipped_folder
+        model = str(shipped_folder(model) or model)       # demo-ear: the ear shipped in models/
     guard = Guard(c.no_speech_threshold, c.logprob_threshold, c.compression_ratio_threshold)
     return WhisperAsr(model, device=c.device, compute_type=c.compute_type, language=c.language,
                       beam_size=c.beam_size, cpu_threads=c.cpu_threads, guard=guard)

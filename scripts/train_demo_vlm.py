@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from robot_brain.training.demo_vlm import SYSTEM_PROMPT, Shape, build, describe, train_tokenizer  # noqa: E402
+from robot_brain.training.demo_vlm import HISTORY_TURNS, SYSTEM_PROMPT, Shape, build, describe, train_tokenizer  # noqa: E402
 from robot_brain.training.vlm_data import Encoder, corpus, world_examples  # noqa: E402
 from robot_brain.training.vlm_train import Settings, check, train  # noqa: E402
 
@@ -30,15 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "models" / "demo-tabletop", help="model folder to write")
-    parser.add_argument("--scenes", type=int, default=12000, help="training scenes (generator seeds 0..N-1)")
+    parser.add_argument("--scenes", type=int, default=8000, help="training scenes (generator seeds 0..N-1)")
     parser.add_argument("--per-scene", type=int, default=3, help="questions per scene")
-    parser.add_argument("--steps", type=int, default=Settings.steps, help="optimiser steps")
+    parser.add_argument("--steps", type=int, default=2000, help="optimiser steps")
     parser.add_argument("--batch-size", type=int, default=Settings.batch_size)
-    parser.add_argument("--lr", type=float, default=Settings.lr, help="peak learning rate")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, data order and sampling")
     parser.add_argument("--max-minutes", type=float, default=Settings.max_minutes,
                         help="stop early after this much training time (the result is then not reproducible)")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: one per core)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (0: one per core; more than the free cores slows it down badly)")
     parser.add_argument("--check", type=int, default=200, help="held-out questions decoded at the end")
     args = parser.parse_args(argv)
 
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     shape = Shape()
     started = time.monotonic()
     print(f"generating {args.scenes} scenes × {args.per_scene} questions ...", flush=True)
-    examples = list(world_examples(range(args.scenes), per_scene=args.per_scene, seed=args.seed))
+    examples = list(world_examples(range(args.scenes), per_scene=args.per_scene, history_turns=HISTORY_TURNS,
+                                   seed=args.seed))
     tokenizer = train_tokenizer(corpus(SYSTEM_PROMPT, examples), shape.vocab)
     model, processor = build(tokenizer, shape, seed=args.seed)
     encoder = Encoder(processor, SYSTEM_PROMPT)
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     trained = train(model, encoded, settings, tokenizer.pad_token_id, progress=progress)
     held_out = list(world_examples(range(HELD_OUT_SEED * 100_000, HELD_OUT_SEED * 100_000 + args.check),
-                                   per_scene=1, seed=HELD_OUT_SEED))[:args.check]
+                                   per_scene=1, history_turns=HISTORY_TURNS, seed=HELD_OUT_SEED))[:args.check]
     result = check(model, processor, held_out, SYSTEM_PROMPT) if args.check else None
     save(args.out, model, processor, shape, settings, trained, result, args, params)
     if result:
@@ -83,7 +85,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def save(out: Path, model, processor, shape: Shape, settings: Settings, trained, result, args, params: int) -> None:
     from robot_brain.brain.prompting import TrainedPrompt
-    from robot_brain.training.demo_vlm import HISTORY_TURNS
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     processor.save_pretrained(out)

@@ -14,7 +14,7 @@ from ..testing import SMOLVLM_CHAT_TEMPLATE
 
 SYSTEM_PROMPT = ("You are the brain of a table-top robot. Reply with JSON: what you say aloud about the camera "
                  "picture, and the actions to take.")
-HISTORY_TURNS = 1            # remembered exchanges it is trained with (and run with)
+HISTORY_TURNS = 0            # remembered exchanges it is trained with (and run with): its questions stand alone
 SPECIAL_TOKENS = ["<|pad|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
                   "<global-img>"] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
 

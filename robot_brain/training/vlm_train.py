@@ -42,9 +42,13 @@ class Trained:
 
 def train(model, encoded: list[dict], settings: Settings, pad_id: int, *,
           progress: Callable[[int, float, float], None] = lambda step, loss, seconds: None,
-          report_every: int = 50) -> Trained:
-    """Train the parameters of `model` that require grad on `encoded` (Encoder.encode outputs)."""
+          report_every: int = 0) -> Trained:
+    """Train the parameters of `model` that require grad on `encoded` (Encoder.encode outputs).
+
+    The loss is reported (and kept) as the mean of every `report_every` steps (0: a tenth of the run, at most 50).
+    """
     import torch
+    report_every = report_every or max(1, min(50, settings.steps // 10))
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     groups = [[i for i, e in enumerate(encoded) if ("pixel_values" in e) == pictures] for pictures in (True, False)]

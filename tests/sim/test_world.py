@@ -92,4 +92,4 @@ def test_the_safety_gate_accepts_the_generated_pointing_intents():
                                                                 image_size=(WIDTH, HEIGHT), turn=1), now=0.1)
                          if isinstance(f, GateDecision)]
             assert [d.decision for d in decisions] == ["accepted"], decisions
-            assert decisions[0].intent["target"]["point_norm"] == pytest.approx(obj.point, abs=0.005)
+            assert decisions[0].intent["target"]["point_norm"] == pytest.approx(obj.point, abs=0.0051)   # 2 decimals

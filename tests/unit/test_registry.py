@@ -38,7 +38,7 @@ def test_bad_registry_files_are_clear_errors(tmp_path, text, problem):
 def test_profile_names_and_folders_resolve(tmp_path, monkeypatch, tiny_vlm_dir):
     monkeypatch.setenv("ROBOT_BRAIN_MODELS", str(tmp_path / "models"))
     assert resolve_model(str(tiny_vlm_dir)) == tiny_vlm_dir
-    with pytest.raises(RegistryError, match="unknown model profile 'nonesuch'; profiles: smolvlm-256m"):
+    with pytest.raises(RegistryError, match="unknown model profile 'nonesuch'; profiles: .*smolvlm-256m"):
         resolve_model("nonesuch")
     with pytest.raises(RegistryError, match="not downloaded: run `robot-brain models pull smolvlm-256m`"):
         resolve_model("smolvlm-256m")
@@ -95,3 +95,27 @@ def test_smaller_pulled_profiles_are_the_fallbacks(tmp_path, monkeypatch):
         (local_folder(profiles[name]) / LOCK_FILE).write_text("{}")
     assert [p.name for p in smaller_pulled("qwen2.5-vl-3b")] == ["qwen3-vl-2b", "smolvlm-500m", "smolvlm-256m"]
     assert smaller_pulled("smolvlm-256m") == [] and smaller_pulled("not-a-profile") == []
+
+
+def test_shipped_profiles_resolve_to_their_folder_and_are_never_pulled(tmp_path, monkeypatch, capsys):
+    from robot_brain.brain.registry import pull, registry_path, shipped_folder
+    monkeypatch.setenv("ROBOT_BRAIN_MODELS", str(tmp_path / "models"))
+    demo = load_registry()["demo-tabletop"]
+    assert demo.shipped and demo.hub_id == "" and demo.quantisation["cpu"] == "none"
+    folder = registry_path().parent / "demo-tabletop"
+    assert resolve_model("demo-tabletop") == folder == local_folder(demo)
+    assert check_folder(folder, demo) == []
+    assert shipped_folder("demo-ear") == registry_path().parent / "demo-ear" and shipped_folder("tiny") is None
+    with pytest.raises(RegistryError, match="nothing to pull"):
+        pull(demo)
+    assert main(["models", "list"]) == 0
+    assert "demo-tabletop" in capsys.readouterr().out
+    registry = tmp_path / "registry.yaml"
+    registry.write_text("profiles:\n  gone: {path: nowhere, family: idefics3, params_m: 1, dtype: {}, quantisation: {},"
+                        " image_edge: 1, image_tokens: 1, devices: [cpu]}\n")
+    with pytest.raises(RegistryError, match="missing from"):
+        resolve_model("gone", registry)
+    registry.write_text("profiles:\n  both: {path: x, hub_id: a/b, revision: main, family: idefics3, params_m: 1, "
+                        "dtype: {}, quantisation: {}, image_edge: 1, image_tokens: 1, devices: [cpu]}\n")
+    with pytest.raises(RegistryError, match="not both"):
+        load_registry(registry)
