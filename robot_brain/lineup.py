@@ -33,7 +33,6 @@ class StageSlot:
 
 
 TINY_RANDOM = "tiny-random"
-DEMO_GRAMMAR = "demo-grammar"      # PocketSphinx restricted to the demo's questions (and yes / no)
 
 
 def _stop_path(config: Config, shared: Shared) -> Stage:
@@ -61,10 +60,6 @@ def _asr(config: Config, shared: Shared) -> Stage:
     from .speech.asr import Guard, WhisperAsr
     c = config.asr
     model = c.model
-    if model == DEMO_GRAMMAR:
-        from .sim.dialogue import every_question
-        from .speech.grammar_asr import GrammarAsr
-        return GrammarAsr([*every_question(), "yes", "no"])
     if model == TINY_RANDOM:
         from .testing import tiny_whisper
         model = str(tiny_whisper())

@@ -130,12 +130,3 @@ def exchanges(scene: Scene, rng: np.random.Generator, n: int = 4, asks: tuple[st
             out.append(stop())
     return out
 
-
-def every_question() -> list[str]:
-    """Every question this world asks, sorted: a recogniser's whole vocabulary for the demo."""
-    questions = {"what do you see", "is anyone there", "look at me", "stop"}
-    for colour in COLOURS:
-        for kind in KINDS:
-            questions.update(f"{form} the {colour} {kind}" for form in ("where is", "point at", "pick up"))
-    questions.update(f"how many {_plural(kind)}" for kind in KINDS)
-    return sorted(questions)
