@@ -97,24 +97,24 @@ def test_smaller_pulled_profiles_are_the_fallbacks(tmp_path, monkeypatch):
     assert smaller_pulled("smolvlm-256m") == [] and smaller_pulled("not-a-profile") == []
 
 
-def test_shipped_profiles_resolve_to_their_folder_and_are_never_pulled(tmp_path, monkeypatch, capsys):
-    from robot_brain.brain.registry import pull, registry_path, shipped_folder
-    monkeypatch.setenv("ROBOT_BRAIN_MODELS", str(tmp_path / "models"))
-    demo = load_registry()["demo-tabletop"]
-    assert demo.shipped and demo.hub_id == "" and demo.quantisation["cpu"] == "none"
-    folder = registry_path().parent / "demo-tabletop"
-    assert resolve_model("demo-tabletop") == folder == local_folder(demo)
-    assert check_folder(folder, demo) == []
-    assert shipped_folder("demo-ear") == registry_path().parent / "demo-ear" and shipped_folder("tiny") is None
-    with pytest.raises(RegistryError, match="nothing to pull"):
-        pull(demo)
-    assert main(["models", "list"]) == 0
-    assert "demo-tabletop" in capsys.readouterr().out
+def test_shipped_profiles_resolve_to_their_folder_and_are_never_pulled(tmp_path, tiny_vlm_dir):
+    from robot_brain.brain.registry import pull, shipped_folder, smaller_pulled
+    shutil.copytree(tiny_vlm_dir, tmp_path / "table-brain")
     registry = tmp_path / "registry.yaml"
-    registry.write_text("profiles:\n  gone: {path: nowhere, family: idefics3, params_m: 1, dtype: {}, quantisation: {},"
+    registry.write_text("profiles:\n  table-brain: {path: table-brain, family: idefics3, params_m: 1, dtype: {cpu: float32},"
+                        " quantisation: {cpu: none}, image_edge: 64, image_tokens: 4, devices: [cpu]}\n"
+                        "  gone: {path: nowhere, family: idefics3, params_m: 1, dtype: {}, quantisation: {},"
                         " image_edge: 1, image_tokens: 1, devices: [cpu]}\n")
+    profile = load_registry(registry)["table-brain"]
+    assert profile.shipped and profile.hub_id == "" and profile.quantisation["cpu"] == "none"
+    assert resolve_model("table-brain", registry) == tmp_path / "table-brain" == local_folder(profile)
+    assert check_folder(local_folder(profile), profile) == []
+    with pytest.raises(RegistryError, match="nothing to pull"):
+        pull(profile)
     with pytest.raises(RegistryError, match="missing from"):
         resolve_model("gone", registry)
+    assert smaller_pulled("table-brain", registry) == []
+    assert shipped_folder("no-such-model") is None and shipped_folder("../models") is None
     registry.write_text("profiles:\n  both: {path: x, hub_id: a/b, revision: main, family: idefics3, params_m: 1, "
                         "dtype: {}, quantisation: {}, image_edge: 1, image_tokens: 1, devices: [cpu]}\n")
     with pytest.raises(RegistryError, match="not both"):
