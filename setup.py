@@ -1,8 +1,7 @@
 """Thin shim so `colcon build` (ament_python) installs robot_brain on a robot.
 
 Package metadata lives in pyproject.toml; this file only adds the ROS install layout:
-the ament index marker, package.xml, launch files, the default config, the model registry with the shipped demo
-models, and the default calibration.
+the ament index marker, package.xml, launch files, the default config, the model registry and the default calibration.
 """
 from glob import glob
 
@@ -17,8 +16,6 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.py") + glob("launch/*.yaml")),
         (f"share/{PACKAGE}/config", [f"{PACKAGE}/default_config.yaml"]),
         (f"share/{PACKAGE}/models", ["models/registry.yaml"]),
-        (f"share/{PACKAGE}/models/demo-tabletop", glob("models/demo-tabletop/*")),     # the shipped demo brain
-        (f"share/{PACKAGE}/models/demo-ear", glob("models/demo-ear/*")),               # ... and ear
         (f"share/{PACKAGE}/calibration", glob("calibration/*.yaml")),
     ],
 )
