@@ -65,7 +65,7 @@ def _asr(config: Config, shared: Shared) -> Stage:
         model = str(tiny_whisper())
     else:
         from .brain.registry import shipped_folder
-        model = str(shipped_folder(model) or model)       # demo-ear: the ear shipped in models/
+        model = str(shipped_folder(model) or model)       # a model folder shipped in models/
     guard = Guard(c.no_speech_threshold, c.logprob_threshold, c.compression_ratio_threshold)
     return WhisperAsr(model, device=c.device, compute_type=c.compute_type, language=c.language,
                       beam_size=c.beam_size, cpu_threads=c.cpu_threads, guard=guard)

@@ -106,7 +106,7 @@ def local_folder(profile: Profile) -> Path:
 
 
 def shipped_folder(name: str) -> Path | None:
-    """models/NAME when robot_brain ships a model folder of that name (the demo brain and ear), else None."""
+    """models/NAME when robot_brain ships a model folder of that name, else None."""
     try:
         folder = registry_path().parent / name
     except RegistryError:
