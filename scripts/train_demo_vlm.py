@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the offline demo brain (models/demo-tabletop) from scratch on the synthetic table-top world.
 
-    .venv/bin/python scripts/train_demo_vlm.py                 # the shipped model: seed 0, about 50 min on 2 cores
+    .venv/bin/python scripts/train_demo_vlm.py                 # seed 0: about 40 min on one core
     .venv/bin/python scripts/train_demo_vlm.py --steps 200 --scenes 500 --out /tmp/try   # a quick try
 
 Scenes 0..N-1 of the generator (`robot-brain eval --seed 0`) are the training set; every other eval seed is
