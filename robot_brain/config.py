@@ -112,7 +112,8 @@ class HearingConfig:
 @dataclass
 class AsrConfig:
     model: str = _opt("tiny-random", "faster-whisper model: a size (tiny, base.en, small, ...; downloaded once), "
-                                     "a CTranslate2 folder, or tiny-random (random weights: transcripts are noise)")
+                                     "a CTranslate2 folder, demo-ear (shipped: the demo's questions only), or "
+                                     "tiny-random (random weights: transcripts are noise)")
     device: str = _opt("cpu", "cpu, cuda, cuda:1, or auto")
     compute_type: str = _opt("auto", "CTranslate2 compute type; auto: int8 on CPU, float16 on CUDA")
     language: str = _opt("", "spoken language code (en, de, zh, ...); empty: detect per utterance")

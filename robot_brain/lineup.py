@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .config import Config
+from .config import Config, ConfigError
 from .intents.gate import ConfirmationBoard
 from .pipeline import Stage
 from .speech.player import AudioSink
@@ -33,6 +33,7 @@ class StageSlot:
 
 
 TINY_RANDOM = "tiny-random"
+DEMO_EAR = "demo-ear"          # the ear shipped in models/demo-ear (robot_brain/training/asr.py)
 
 
 def _stop_path(config: Config, shared: Shared) -> Stage:
@@ -65,7 +66,11 @@ def _asr(config: Config, shared: Shared) -> Stage:
         model = str(tiny_whisper())
     else:
         from .brain.registry import shipped_folder
-        model = str(shipped_folder(model) or model)       # a model folder shipped in models/
+        shipped = shipped_folder(model)                  # demo-ear: the ear shipped in models/
+        if model == DEMO_EAR and shipped is None:
+            raise ConfigError("the demo ear (models/demo-ear) is missing from this install: restore it from "
+                              "the repository, or set asr.model to a Whisper size such as base.en")
+        model = str(shipped or model)
     guard = Guard(c.no_speech_threshold, c.logprob_threshold, c.compression_ratio_threshold)
     return WhisperAsr(model, device=c.device, compute_type=c.compute_type, language=c.language,
                       beam_size=c.beam_size, cpu_threads=c.cpu_threads, guard=guard)
@@ -176,4 +181,8 @@ def build_lineup(config: Config, *, sink: AudioSink | None = None, only: set[str
         notes.append("speech recognition is a tiny random Whisper-shaped model: it hears noise, and its guard "
                      "drops most of it. Set asr.model to a Whisper size or folder for real transcripts; "
                      "the stop word works regardless.")
+    if config.asr.model == DEMO_EAR and "asr" in built:
+        notes.append("speech recognition is the demo ear: it knows only the demo's questions about the table, "
+                     "and often hears other speech as one of them. Set asr.model to a Whisper size (base.en, "
+                     "small, ...) for open speech.")
     return stages, missing, notes

@@ -17,10 +17,6 @@ from robot_brain.config import load_config
 from robot_brain.demo.session import Demo, DemoOptions
 from robot_brain.events import read_events
 
-# Random Whisper-shaped weights: their guard would drop every transcript. Turned off, what they hear (noise words)
-# becomes a turn, so the voice path runs all the way to a spoken reply.
-HEAR_EVERYTHING = ["--set", "asr.no_speech_threshold=1.0", "--set", "asr.logprob_threshold=-1000",
-                   "--set", "asr.compression_ratio_threshold=1000"]
 EVENT_FIELDS = {"transcript": {"text", "final", "language", "confidence"}, "turn": {"text", "source", "language"},
                 "reply": {"text", "index"}, "timeline": {"marks"},
                 "intent": {"intent", "data", "source", "modality", "priority", "confidence", "input"}}
@@ -28,10 +24,11 @@ EVENT_FIELDS = {"transcript": {"text", "final", "language", "confidence"}, "turn
 
 def test_demo_from_files_headless_writes_events_and_speech(tmp_path):
     clip = write_clip(tmp_path / "scene.avi")
-    question = write_speech(tmp_path / "ask.wav", [(0.5, "what do you see"), (4.5, "stop")], seconds=6.5)
+    question = write_speech(tmp_path / "ask.wav", [(0.5, "what do you see"), (6.0, "stop")], seconds=8.0)
     out, voice = tmp_path / "run", tmp_path / "reply.wav"
-    done = subprocess.run([sys.executable, "-m", "robot_brain", *HEAR_EVERYTHING, "demo", "--video", str(clip),
-                           "--wav", str(question), "--no-window", "--wav-out", str(voice), "--out", str(out)],
+    done = subprocess.run([sys.executable, "-m", "robot_brain", "--set", "asr.model=demo-ear", "demo",
+                           "--video", str(clip), "--wav", str(question), "--no-window", "--wav-out", str(voice),
+                           "--out", str(out)],
                           capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "ready: brain tiny-random on cpu" in done.stdout and "TINY RANDOM MODEL" in done.stdout
@@ -44,12 +41,12 @@ def test_demo_from_files_headless_writes_events_and_speech(tmp_path):
     for kind, fields in EVENT_FIELDS.items():                          # the layout replay writes
         assert by_type.get(kind), f"no {kind} event"
         assert set(by_type[kind][0]) == {"type", "turn", "t", "stamp"} | fields
-    first = by_type["turn"][0]
-    assert first["source"] == "voice" and 0.5 < first["stamp"] < 6.0
+    first = by_type["turn"][0]                                         # heard by the demo ear, word for word
+    assert (first["text"], first["source"]) == ("what do you see", "voice") and 0.5 < first["stamp"] < 6.0
     assert any(e["turn"] == first["turn"] for e in by_type["reply"])
     stop = [e for e in by_type["intent"] if e["intent"] == "stop"]
     assert len(stop) == 1 and stop[0]["priority"] == 100 and stop[0]["input"] == "voice"
-    assert 4.5 < by_type["stop"][0]["stamp"] < 6.5 + 1                 # heard when it was said (real-time input)
+    assert 6.0 < by_type["stop"][0]["stamp"] < 8.0 + 1                 # heard when it was said (real-time input)
     marks = next(e["marks"] for e in by_type["timeline"] if e["turn"] == first["turn"])
     assert list(marks)[:4] == ["speech_end", "endpoint", "asr_done", "turn_start"] and "first_audio_out" in marks
     audio, rate = soundfile.read(voice)

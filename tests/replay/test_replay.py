@@ -39,7 +39,10 @@ class SceneReporter(Stage):
 
 
 def test_sample_bag_replays_with_the_available_stages(tmp_path):
-    result = replay(SAMPLE, tmp_path / "out", progress=False)
+    """`make demo`: the shipped demo ear hears the bag's three spoken questions; the brain is the default (random)."""
+    config = Config()
+    config.asr.model = "demo-ear"
+    result = replay(SAMPLE, tmp_path / "out", config, progress=False)
     events = read_events(tmp_path / "out" / "events.jsonl")
     assert result.stages == ["stop_path", "hearing", "asr", "turns", "brain", "intent_gate", "speech_out"]
     assert not result.missing
@@ -52,35 +55,46 @@ def test_sample_bag_replays_with_the_available_stages(tmp_path):
     assert {"verb": "stop", "decision": "accepted"}.items() <= audit[0].items()
     decisions = [e for e in events if e["type"] == "gate"]
     assert [(e["verb"], e["decision"]) for e in decisions] == [(a["verb"], a["decision"]) for a in audit]
-    # three spoken utterances were heard (their random-Whisper transcripts are guarded away) ...
+    # three spoken utterances were heard and transcribed by the demo ear, word for word ...
     heard = [e for e in events if e["type"] == "speech_ended"]
     assert len(heard) == 3
     for said_at, event in zip((1.0, 5.0, 9.0), heard):               # when the bag's speech starts
         assert said_at + 0.4 < event["stamp"] < said_at + 2.5
+    transcripts = [(e["text"], e["language"]) for e in events if e["type"] == "transcript" and e["final"]]
+    assert transcripts == [("what do you see", "en"), ("where is the red cup", "en"), ("stop", "en")]
     timelines = [e for e in events if e["type"] == "timeline" and "speech_end" in e["marks"]]
     assert len(timelines) == 3
-    # ... and the typed question became the next turn, answered and spoken
+    # ... the two questions and the typed one became turns ("stop" stopped the robot instead), each answered
     turns = [e for e in events if e["type"] == "turn"]
-    assert [(e["text"], e["source"], e["stamp"]) for e in turns] == [("point at the blue ball", "typed", 11.0)]
-    typed = turns[0]["turn"]
-    assert typed == 4
-    replies = [e for e in events if e["type"] == "reply"]
-    assert all(e["turn"] == typed for e in replies)
-    done = next(e for e in events if e["type"] == "reply_done")
-    assert " ".join(e["text"] for e in replies).split() == done["text"].split()
-    assert [e["active"] for e in events if e["type"] == "speaking"] == [True, False]
-    marks = next(e["marks"] for e in events if e["type"] == "timeline" and e["turn"] == typed)
+    assert [(e["text"], e["source"]) for e in turns] == [
+        ("what do you see", "voice"), ("where is the red cup", "voice"), ("point at the blue ball", "typed")]
+    assert turns[2]["stamp"] == 11.0 and turns[2]["turn"] == 4
+    numbers = [e["turn"] for e in turns]
+    done = {e["turn"]: e["text"] for e in events if e["type"] == "reply_done"}
+    assert sorted(done) == numbers
+    for number in numbers:
+        replies = [e["text"] for e in events if e["type"] == "reply" and e["turn"] == number]
+        assert " ".join(replies).split() == done[number].split()
+    assert [e["active"] for e in events if e["type"] == "speaking"] == [True, False] * 3
+    marks = next(e["marks"] for e in events if e["type"] == "timeline" and e["turn"] == 4)
     assert marks["first_sentence"] <= marks["first_audio"] <= marks["first_audio_out"]   # spoken after it was said
     voice, rate = soundfile.read(result.wav_path)
     assert rate == 22050 and len(voice) > rate * 0.5 and np.abs(voice).max() > 0.05
     assert result.report.read["/audio"] == 130 and result.report.read["/camera/image_raw/compressed"] == 65
     assert result.report.skipped_total == 0
     text = account(result)
+    assert "turn 1 [voice] heard: 'what do you see'" in text and "turn 2 [voice] heard: 'where is the red cup'" in text
     assert "turn 4 [typed] heard: 'point at the blue ball'" in text
-    assert "STOP (voice: heard 'stop')" in text
-    assert text.count("no transcript (nothing Whisper's guard kept)") == 3
+    assert "STOP (voice: heard 'stop')" in text and "no transcript (" not in text
     assert "not in this version" not in text and "gate: stop accepted" in text
-    assert "answers are noise" in text and "hears noise" in text
+    assert "answers are noise" in text and "the demo ear" in text and "hears noise" not in text
+
+
+def test_the_default_tiny_random_ear_hears_noise_and_its_guard_drops_it(tmp_path):
+    result = replay(SAMPLE, tmp_path / "out", progress=False)
+    assert [e["text"] for e in result.events if e["type"] == "turn"] == ["point at the blue ball"]
+    text = account(result)
+    assert text.count("no transcript (nothing Whisper's guard kept)") == 3 and "hears noise" in text
 
 
 def test_replay_writes_events_wav_and_output_bag(tmp_path):
