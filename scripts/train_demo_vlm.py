@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the offline demo brain (models/demo-tabletop) from scratch on the synthetic table-top world.
 
-    .venv/bin/python scripts/train_demo_vlm.py                 # seed 0: about 40 min on one core
+    .venv/bin/python scripts/train_demo_vlm.py                 # seed 0: about 30 min on one core
     .venv/bin/python scripts/train_demo_vlm.py --steps 200 --scenes 500 --out /tmp/try   # a quick try
 
 Scenes 0..N-1 of the generator (`robot-brain eval --seed 0`) are the training set; every other eval seed is
@@ -21,8 +21,10 @@ sys.path.insert(0, str(ROOT))
 
 from robot_brain.training.demo_vlm import HISTORY_TURNS, SYSTEM_PROMPT, Shape, build, describe, train_tokenizer  # noqa: E402
 from robot_brain.training.vlm_data import Encoder, corpus, world_examples  # noqa: E402
+from robot_brain.training.vision_probe import VisionProbe, patch_labels  # noqa: E402
 from robot_brain.training.vlm_train import Settings, check, train  # noqa: E402
 
+NAMING_ASKS = ("where is", "point at", "pick up", "how many")      # replies that repeat the question's object
 HELD_OUT_SEED = 9          # scenes 900000.. for the check at the end (eval's default held-out seed is 1)
 
 
@@ -40,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop early after this much training time (the result is then not reproducible)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (0: one per core; more than the free cores slows it down badly)")
+    parser.add_argument("--probe-weight", type=float, default=1.0,
+                        help="weight of the vision probe's loss (what each patch shows; 0: replies only)")
+    parser.add_argument("--opening", type=float, default=0.1,
+                        help="share of the steps that train only on questions naming an object (copy it, find it)")
     parser.add_argument("--check", type=int, default=200, help="held-out questions decoded at the end")
     args = parser.parse_args(argv)
 
@@ -55,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     model, processor = build(tokenizer, shape, seed=args.seed)
     encoder = Encoder(processor, SYSTEM_PROMPT)
     encoded = []
+    grid = shape.image_edge // shape.patch
     for i, example in enumerate(examples):
         encoded.append(encoder.encode(example))
+        encoded[-1]["patch_labels"] = patch_labels(example.tags["objects"], grid)
         if (i + 1) % 5000 == 0 or i + 1 == len(examples):
             print(f"  encoded {i + 1}/{len(examples)}", flush=True)
     params = sum(p.numel() for p in model.parameters())
@@ -67,10 +75,17 @@ def main(argv: list[str] | None = None) -> int:
 
     def progress(step: int, loss: float, seconds: float) -> None:
         eta = seconds / step * (settings.steps - step)
-        print(f"  step {step}/{settings.steps}  loss {loss:.4f}  {seconds / 60:.1f} min, ~{eta / 60:.1f} min left",
-              flush=True)
+        print(f"  step {step}/{settings.steps}  reply loss {loss:.4f}  {seconds / 60:.1f} min, "
+              f"~{eta / 60:.1f} min left", flush=True)
 
-    trained = train(model, encoded, settings, tokenizer.pad_token_id, progress=progress)
+    probe = VisionProbe(model) if args.probe_weight else None
+    trained = train(model, encoded, settings, tokenizer.pad_token_id, progress=progress,
+                    extra_loss=(lambda batch: args.probe_weight * probe.loss(batch)) if probe else None,
+                    extra_parameters=tuple(probe.parameters()) if probe else (),
+                    opening=[i for i, e in enumerate(examples) if e.tags["ask"] in NAMING_ASKS],
+                    opening_steps=int(args.opening * settings.steps))
+    if probe:
+        probe.remove()
     held_out = list(world_examples(range(HELD_OUT_SEED * 100_000, HELD_OUT_SEED * 100_000 + args.check),
                                    per_scene=1, history_turns=HISTORY_TURNS, seed=HELD_OUT_SEED))[:args.check]
     result = check(model, processor, held_out, SYSTEM_PROMPT) if args.check else None
@@ -91,6 +106,7 @@ def save(out: Path, model, processor, shape: Shape, settings: Settings, trained,
     TrainedPrompt(SYSTEM_PROMPT, HISTORY_TURNS).save(out)
     record = {"command": "scripts/train_demo_vlm.py " + " ".join(sys.argv[1:]), "shape": describe(shape),
               "parameters": params, "scenes": args.scenes, "per_scene": args.per_scene, "settings": settings.__dict__,
+              "probe_weight": args.probe_weight, "opening": args.opening,
               "training": trained.as_dict(), "held_out_check": result}
     (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")
 

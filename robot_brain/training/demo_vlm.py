@@ -12,8 +12,10 @@ from typing import Iterable
 
 from ..testing import SMOLVLM_CHAT_TEMPLATE
 
-SYSTEM_PROMPT = ("You are the brain of a table-top robot. Reply with JSON: what you say aloud about the camera "
-                 "picture, and the actions to take.")
+# Short on purpose. Trained on the naming questions (where is, point at, pick up, how many) without pictures for
+# 300 steps, the model repeated the question's colour and object in 3 of 40 replies under the former 25-word
+# system prompt and in 32 of 40 under a one-word one.
+SYSTEM_PROMPT = "Reply with JSON."
 HISTORY_TURNS = 0            # remembered exchanges it is trained with (and run with): its questions stand alone
 SPECIAL_TOKENS = ["<|pad|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
                   "<global-img>"] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]

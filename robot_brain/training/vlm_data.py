@@ -29,7 +29,7 @@ class Example:
     response: str                # the reply as JSON text: {"say": ..., "intents": [...]}
     history: tuple[tuple[str, str], ...] = ()      # earlier (question, reply JSON) pairs, oldest first
     language: str = ""           # the turn's language code ("" = unknown, as for typed text)
-    tags: dict = field(default_factory=dict)       # where it came from (ask, seed), for reports
+    tags: dict = field(default_factory=dict)       # where it came from (ask, seed, the scene's objects)
 
 
 def world_examples(seeds: Iterable[int], *, per_scene: int = 4, history_turns: int = 1,
@@ -44,7 +44,8 @@ def world_examples(seeds: Iterable[int], *, per_scene: int = 4, history_turns: i
             remembered = int(rng.integers(0, history_turns + 1))
             history = tuple((e.question, e.response()) for e in asked[i - remembered:i])
             yield Example(scene.image, asked[i].question, asked[i].response(), history,
-                          language=str(rng.choice(["en", ""])), tags={"ask": asked[i].ask, "seed": scene_seed})
+                          language=str(rng.choice(["en", ""])), tags={"ask": asked[i].ask, "seed": scene_seed,
+                                                                  "objects": scene.objects})
 
 
 def corpus(system_prompt: str, examples: Iterable[Example]) -> Iterator[str]:

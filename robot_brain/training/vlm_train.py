@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -33,8 +33,9 @@ class Settings:
 class Trained:
     steps: int
     seconds: float
-    losses: list[float]                  # mean loss of every `report_every` steps
+    losses: list[float]                  # mean reply loss of every `report_every` steps
     capped: bool                         # stopped by max_minutes before the last step
+    extra_losses: list[float] = field(default_factory=list)    # the same for `extra_loss`, when given
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -42,18 +43,27 @@ class Trained:
 
 def train(model, encoded: list[dict], settings: Settings, pad_id: int, *,
           progress: Callable[[int, float, float], None] = lambda step, loss, seconds: None,
-          report_every: int = 0) -> Trained:
+          report_every: int = 0, extra_loss: Callable[[list[dict]], object] | None = None,
+          extra_parameters: tuple = (), opening: list[int] = (), opening_steps: int = 0) -> Trained:
     """Train the parameters of `model` that require grad on `encoded` (Encoder.encode outputs).
 
+    `extra_loss(batch_examples)`, called after each forward pass, is added to the reply loss (an auxiliary
+    signal such as vision_probe.VisionProbe.loss); `extra_parameters` are trained with the model's.
+    For the first `opening_steps` steps, batches come only from the examples numbered in `opening` (a
+    curriculum: the skills the rest builds on first).
     The loss is reported (and kept) as the mean of every `report_every` steps (0: a tenth of the run, at most 50).
     """
     import torch
     report_every = report_every or max(1, min(50, settings.steps // 10))
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
-    groups = [[i for i, e in enumerate(encoded) if ("pixel_values" in e) == pictures] for pictures in (True, False)]
-    groups = [g for g in groups if g]
-    trainable = [p for p in model.parameters() if p.requires_grad]
+
+    def grouped(pool) -> list[list[int]]:        # a batch is all examples with a picture or all without
+        groups = [[i for i in pool if ("pixel_values" in encoded[i]) == pictures] for pictures in (True, False)]
+        return [g for g in groups if g]
+
+    pools = [grouped(range(len(encoded))), grouped(opening) if opening_steps else []]
+    trainable = [p for p in model.parameters() if p.requires_grad] + list(extra_parameters)
     optimiser = torch.optim.AdamW(trainable, lr=settings.lr, weight_decay=settings.weight_decay)
 
     def rate(step: int) -> float:
@@ -63,21 +73,29 @@ def train(model, encoded: list[dict], settings: Settings, pad_id: int, *,
         return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, rate)
-    queues: list[list[int]] = [[] for _ in groups]
+    queues = [[[] for _ in groups] for groups in pools]
     model.train()
     started, losses, window, step = time.monotonic(), [], [], 0
+    extra_losses, extra_window = [], []
     capped = False
     for step in range(settings.steps):
         if time.monotonic() - started > settings.max_minutes * 60:
             capped = True
             break
-        g = int(rng.choice(len(groups), p=[len(x) / len(encoded) for x in groups]))
-        if len(queues[g]) < settings.batch_size:
-            queues[g] += list(rng.permutation(groups[g]))
-        picked, queues[g] = queues[g][:settings.batch_size], queues[g][settings.batch_size:]
-        batch = collate([encoded[i] for i in picked], pad_id)
-        loss = model(**batch).loss
-        loss.backward()
+        phase = int(step < opening_steps)
+        groups, queue = pools[phase], queues[phase]
+        g = int(rng.choice(len(groups), p=[len(x) / sum(map(len, groups)) for x in groups]))
+        if len(queue[g]) < settings.batch_size:
+            queue[g] += list(rng.permutation(groups[g]))
+        picked, queue[g] = queue[g][:settings.batch_size], queue[g][settings.batch_size:]
+        examples = [encoded[i] for i in picked]
+        loss = model(**collate(examples, pad_id)).loss
+        total = loss
+        if extra_loss is not None:
+            extra = extra_loss(examples)
+            extra_window.append(extra.item())
+            total = loss + extra
+        total.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimiser.step()
         schedule.step()
@@ -85,10 +103,12 @@ def train(model, encoded: list[dict], settings: Settings, pad_id: int, *,
         window.append(loss.item())
         if len(window) == report_every or step + 1 == settings.steps:
             losses.append(round(sum(window) / len(window), 4))
-            window = []
+            if extra_window:
+                extra_losses.append(round(sum(extra_window) / len(extra_window), 4))
+            window, extra_window = [], []
             progress(step + 1, losses[-1], time.monotonic() - started)
     model.eval()
-    return Trained(step + (not capped), round(time.monotonic() - started, 1), losses, capped)
+    return Trained(step + (not capped), round(time.monotonic() - started, 1), losses, capped, extra_losses)
 
 
 def check(model, processor, examples: list[Example], system_prompt: str, *, max_new_tokens: int = 120) -> dict:

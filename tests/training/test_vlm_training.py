@@ -5,14 +5,17 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from robot_brain.brain.prompting import PROMPT_FILE, TrainedPrompt, trained_prompt
 from robot_brain.brain.vlm import VLMBrain
 from robot_brain.frames import ImageFrame, ReplyDone, Turn
 from robot_brain.pipeline import Pipeline
-from robot_brain.sim.world import make_scene
+from robot_brain.samples import SAMPLE_SEED
+from robot_brain.sim.world import KINDS, make_scene
 from robot_brain.testing import run_stage
 from robot_brain.training.demo_vlm import SYSTEM_PROMPT, Shape, build, train_tokenizer
+from robot_brain.training.vision_probe import COLOUR_NAMES, VisionProbe, patch_labels
 from robot_brain.training.vlm_data import IGNORE, Encoder, Example, collate, corpus, world_examples
 from robot_brain.training.vlm_train import Settings, check, train
 
@@ -103,6 +106,51 @@ def test_the_demo_architecture_learns_and_loads_in_the_brain(tmp_path):
     assert [f for f in out if isinstance(f, ReplyDone)]
     result = check(model, processor, examples[:4], SYSTEM_PROMPT)
     assert result["n"] == 4 and 0.0 <= result["exact"] <= 1.0 and result["by_ask"]
+
+
+def test_patch_labels_mark_each_object_under_its_centre_and_nothing_else():
+    scene = make_scene(SAMPLE_SEED)                   # blue cube, red cup, black cup, blue ball
+    labels = patch_labels(scene.objects, 16).reshape(16, 16, 2)
+    for obj in scene.objects:
+        row, column = int(obj.point[1] * 16), int(obj.point[0] * 16)
+        assert tuple(labels[row, column]) == (COLOUR_NAMES.index(obj.colour) + 1, KINDS.index(obj.kind) + 1)
+    assert labels[:6].sum() == 0                      # the wall above the table: no object
+    marked = {tuple(v) for v in labels.reshape(-1, 2) if v.any()}
+    assert marked == {(COLOUR_NAMES.index(o.colour) + 1, KINDS.index(o.kind) + 1) for o in scene.objects}
+    assert patch_labels((), 8).shape == (64, 2) and not patch_labels((), 8).any()
+
+
+@pytest.mark.slow
+def test_the_vision_probe_trains_the_encoder_and_the_opening_draws_only_its_examples():
+    examples = list(world_examples(range(30), per_scene=2, history_turns=0))
+    tokenizer = train_tokenizer(corpus(SYSTEM_PROMPT, examples), SMALL.vocab)
+    model, processor = build(tokenizer, SMALL)
+    encoder = Encoder(processor, SYSTEM_PROMPT)
+    grid = SMALL.image_edge // SMALL.patch
+    encoded = []
+    for number, example in enumerate(examples):
+        encoded.append({**encoder.encode(example), "patch_labels": patch_labels(example.tags["objects"], grid),
+                        "number": number})
+    probe = VisionProbe(model)
+    opening = [i for i, e in enumerate(examples) if e.tags["ask"] in ("where is", "point at")]
+    drawn = []
+
+    def probed(batch):
+        drawn.append({e["number"] for e in batch})
+        return probe.loss(batch)
+
+    vision_before = [p.detach().clone() for p in model.model.vision_model.parameters()]
+    trained = train(model, encoded, Settings(steps=30, batch_size=4, lr=3e-3, warmup=3), tokenizer.pad_token_id,
+                    report_every=10, extra_loss=probed, extra_parameters=tuple(probe.parameters()),
+                    opening=opening, opening_steps=10)
+    probe.remove()
+    assert all(batch <= set(opening) for batch in drawn[:10])
+    assert any(batch - set(opening) for batch in drawn[10:])            # then every kind of question
+    assert len(trained.extra_losses) == 3 and trained.extra_losses[-1] < trained.extra_losses[0]
+    assert any(not torch.equal(a, b) for a, b in zip(vision_before, model.model.vision_model.parameters()))
+    model(**collate(encoded[:2], tokenizer.pad_token_id))              # the hook is gone: nothing is kept
+    assert probe._features is None
+    assert not any("probe" in name for name in model.state_dict())    # the saved model is a plain Idefics3
 
 
 def test_a_broken_prompt_file_is_named(tmp_path):
