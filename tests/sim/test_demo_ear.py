@@ -194,3 +194,18 @@ def test_other_speech_and_background_get_the_no_speech_target():
     _, _, _, targets, (_, lengths, counted) = asr.Batches(speech[:2], plan, tok, model, settings, bank=bank,
                                                           oov_renders=speech[2:]).next()
     assert (targets[:, 0] == ids["<|en|>"]).all() and (lengths > 0).all() and counted.all()
+
+
+# ---- the shipped ear in a line-up ----------------------------------------------------------------------------
+
+def test_demo_ear_resolves_to_the_shipped_folder_and_a_missing_one_says_what_to_do(monkeypatch):
+    from robot_brain.brain import registry
+    from robot_brain.config import Config, ConfigError
+    from robot_brain.lineup import build_lineup
+    folder = registry.shipped_folder("demo-ear")
+    assert folder is not None and (folder / "model.bin").is_file() and (folder / "training.json").is_file()
+    monkeypatch.setattr(registry, "shipped_folder", lambda name: None)
+    config = Config()
+    config.asr.model = "demo-ear"
+    with pytest.raises(ConfigError, match="demo ear .*missing.*base.en"):
+        build_lineup(config, only={"asr"})
