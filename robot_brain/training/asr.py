@@ -317,18 +317,25 @@ def no_speech_probs(model: CompactWhisper, tok, features: Sequence[np.ndarray], 
         with torch.no_grad():
             for start in range(0, len(features), batch):
                 chunk = features[start:start + batch]
-                frames = [f.shape[1] for f in chunk]
-                width = model.input_frames(max(frames))
-                mel = np.zeros((len(chunk), chunk[0].shape[0], width), np.float32)
-                for row, f in enumerate(chunk):
-                    mel[row, :, :min(width, f.shape[1])] = f[:, :width]
+                mel, frames = _padded(model, chunk)
                 tokens = torch.full((len(chunk), 1), ids["<|startoftranscript|>"], dtype=torch.long)
-                logits = model.decode(tokens, model.encode(torch.from_numpy(mel), torch.tensor(frames)))
+                logits = model.decode(tokens, model.encode(mel, frames))
                 out += logits[:, 0].float().softmax(-1)[:, int(model.row_of[ids[NO_SPEECH]])].tolist()
     finally:
         model.padding_weight = weight
         model.train(was_training)
     return out
+
+
+def _padded(model: CompactWhisper, chunk: Sequence[np.ndarray]):
+    """Log-mel features of different lengths as one zero-padded batch, with each one's frame count."""
+    import torch
+    frames = [f.shape[1] for f in chunk]
+    width = model.input_frames(max(frames))
+    mel = np.zeros((len(chunk), chunk[0].shape[0], width), np.float32)
+    for row, f in enumerate(chunk):
+        mel[row, :, :min(width, f.shape[1])] = f[:, :width]
+    return torch.from_numpy(mel), torch.tensor(frames)
 
 
 def transcribe_features(model: CompactWhisper, tok, features: Sequence[np.ndarray], batch: int = 32) -> list[str]:
@@ -340,12 +347,8 @@ def transcribe_features(model: CompactWhisper, tok, features: Sequence[np.ndarra
     out = []
     for start in range(0, len(features), batch):
         chunk = features[start:start + batch]
-        frames = [f.shape[1] for f in chunk]
-        width = model.input_frames(max(frames))
-        mel = np.zeros((len(chunk), chunk[0].shape[0], width), np.float32)
-        for row, f in enumerate(chunk):
-            mel[row, :, :min(width, f.shape[1])] = f[:, :width]
-        for o in model.greedy(torch.from_numpy(mel), torch.tensor(frames), [ids[t] for t in PROMPT_TOKENS], ids[EOT]):
+        mel, frames = _padded(model, chunk)
+        for o in model.greedy(mel, frames, [ids[t] for t in PROMPT_TOKENS], ids[EOT]):
             out.append("?" if o is None else tok.decode(o).strip())
     model.train(was_training)
     return out
