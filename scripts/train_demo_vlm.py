@@ -19,9 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from robot_brain.training.attention_guide import AttentionGuide, target_token  # noqa: E402
 from robot_brain.training.demo_vlm import HISTORY_TURNS, SYSTEM_PROMPT, Shape, build, describe, train_tokenizer  # noqa: E402
 from robot_brain.training.vlm_data import Encoder, corpus, world_examples  # noqa: E402
-from robot_brain.training.vision_probe import VisionProbe, patch_labels  # noqa: E402
+from robot_brain.training.vision_probe import LABELS, VisionProbe, patch_labels  # noqa: E402
 from robot_brain.training.vlm_train import Settings, check, train  # noqa: E402
 
 NAMING_ASKS = ("where is", "point at", "pick up", "how many")      # replies that repeat the question's object
@@ -42,8 +43,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop early after this much training time (the result is then not reproducible)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (0: one per core; more than the free cores slows it down badly)")
+    parser.add_argument("--device", default="cpu", help="torch device to train on (cpu, cuda, cuda:1, ...)")
     parser.add_argument("--probe-weight", type=float, default=1.0,
                         help="weight of the vision probe's loss (what each patch shows; 0: replies only)")
+    parser.add_argument("--token-probe-weight", type=float, default=0.0,
+                        help="weight of a second probe on the image tokens the language model reads (0: none)")
+    parser.add_argument("--guide-weight", type=float, default=0.0,
+                        help="weight of the attention guide (one head looks at the object the question names; 0: off)")
+    parser.add_argument("--guide-layer", type=int, default=2, help="language-model layer of the guided head")
+    parser.add_argument("--tie-words", action="store_true",
+                        help="the token probe scores each class by likeness to the embedding of the word naming it")
+    parser.add_argument("--probe-labels", default=",".join(LABELS),
+                        help=f"what the probe learns of each patch, comma-separated, from {','.join(LABELS)}")
+    parser.add_argument("--shape", action="append", default=[], metavar="FIELD=N",
+                        help=f"change one size of the model (repeatable); fields: {', '.join(Shape.__dataclass_fields__)}")
     parser.add_argument("--opening", type=float, default=0.1,
                         help="share of the steps that train only on questions naming an object (copy it, find it)")
     parser.add_argument("--check", type=int, default=200, help="held-out questions decoded at the end")
@@ -52,19 +65,23 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     if args.threads:
         torch.set_num_threads(args.threads)
-    shape = Shape()
+    shape = shape_from(args.shape)
     started = time.monotonic()
     print(f"generating {args.scenes} scenes × {args.per_scene} questions ...", flush=True)
     examples = list(world_examples(range(args.scenes), per_scene=args.per_scene, history_turns=HISTORY_TURNS,
                                    seed=args.seed))
     tokenizer = train_tokenizer(corpus(SYSTEM_PROMPT, examples), shape.vocab)
     model, processor = build(tokenizer, shape, seed=args.seed)
+    model.to(args.device)
     encoder = Encoder(processor, SYSTEM_PROMPT)
     encoded = []
     grid = shape.image_edge // shape.patch
     for i, example in enumerate(examples):
         encoded.append(encoder.encode(example))
         encoded[-1]["patch_labels"] = patch_labels(example.tags["objects"], grid)
+        encoded[-1]["token_labels"] = patch_labels(example.tags["objects"], grid // shape.scale_factor)
+        encoded[-1]["target_token"] = target_token(example.tags["ask"], example.question, example.tags["objects"],
+                                                   example.tags["person"], grid // shape.scale_factor)
         if (i + 1) % 5000 == 0 or i + 1 == len(examples):
             print(f"  encoded {i + 1}/{len(examples)}", flush=True)
     params = sum(p.numel() for p in model.parameters())
@@ -78,14 +95,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  step {step}/{settings.steps}  reply loss {loss:.4f}  {seconds / 60:.1f} min, "
               f"~{eta / 60:.1f} min left", flush=True)
 
-    probe = VisionProbe(model) if args.probe_weight else None
+    labels = tuple(args.probe_labels.split(","))
+    probes = [(weight, VisionProbe(model, labels, at=at, tokenizer=tokenizer if tied else None))
+              for weight, at, tied in ((args.probe_weight, "encoder", False),
+                                       (args.token_probe_weight, "tokens", args.tie_words)) if weight]
+    if args.guide_weight:
+        model.set_attn_implementation("eager")          # the guide reads the head's attention weights
+        probes.append((args.guide_weight, AttentionGuide(model, layer=args.guide_layer)))
     trained = train(model, encoded, settings, tokenizer.pad_token_id, progress=progress,
-                    extra_loss=(lambda batch: args.probe_weight * probe.loss(batch)) if probe else None,
-                    extra_parameters=tuple(probe.parameters()) if probe else (),
+                    extra_loss=(lambda batch: sum(w * probe.loss(batch) for w, probe in probes)) if probes else None,
+                    extra_parameters=tuple(p for _, probe in probes for p in probe.parameters()),
                     opening=[i for i, e in enumerate(examples) if e.tags["ask"] in NAMING_ASKS],
                     opening_steps=int(args.opening * settings.steps))
-    if probe:
+    for _, probe in probes:
         probe.remove()
+    model.set_attn_implementation("sdpa")
     held_out = list(world_examples(range(HELD_OUT_SEED * 100_000, HELD_OUT_SEED * 100_000 + args.check),
                                    per_scene=1, history_turns=HISTORY_TURNS, seed=HELD_OUT_SEED))[:args.check]
     result = check(model, processor, held_out, SYSTEM_PROMPT) if args.check else None
@@ -98,6 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def shape_from(changes: list[str]) -> Shape:
+    fields = {}
+    for change in changes:
+        name, _, value = change.partition("=")
+        if name not in Shape.__dataclass_fields__ or not value.isdigit():
+            raise SystemExit(f"--shape {change}: expected FIELD=N with FIELD one of {', '.join(Shape.__dataclass_fields__)}")
+        fields[name] = int(value)
+    return Shape(**fields)
+
+
 def save(out: Path, model, processor, shape: Shape, settings: Settings, trained, result, args, params: int) -> None:
     from robot_brain.brain.prompting import TrainedPrompt
     out.mkdir(parents=True, exist_ok=True)
@@ -106,7 +140,10 @@ def save(out: Path, model, processor, shape: Shape, settings: Settings, trained,
     TrainedPrompt(SYSTEM_PROMPT, HISTORY_TURNS).save(out)
     record = {"command": "scripts/train_demo_vlm.py " + " ".join(sys.argv[1:]), "shape": describe(shape),
               "parameters": params, "scenes": args.scenes, "per_scene": args.per_scene, "settings": settings.__dict__,
-              "probe_weight": args.probe_weight, "opening": args.opening,
+              "probe_weight": args.probe_weight, "probe_labels": args.probe_labels,
+              "token_probe_weight": args.token_probe_weight, "tie_words": args.tie_words,
+              "guide_weight": args.guide_weight, "guide_layer": args.guide_layer, "opening": args.opening,
+              "device": args.device,
               "training": trained.as_dict(), "held_out_check": result}
     (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")
 

@@ -3,8 +3,10 @@
 Trained only through its replies, the demo brain's vision encoder learnt the person behind the table (a large
 shape that changes many replies) but not the small objects on it: after 2,000 steps every "what do you see"
 got the same list whatever the picture. The probe is a linear layer on the encoder's patch features that
-predicts, from the scene's ground truth, the colour and the kind of the object under each patch. Its loss is
-added to the reply loss while training; the probe is then dropped, so the saved model is a plain Idefics3.
+predicts, from the scene's ground truth, the colour, the kind and the place (column and row on the table) of
+the object under each patch: an object straddles several image tokens, and a reply must say where it stands.
+Its loss is added to the reply loss while training; the probe is then dropped, so the saved model is a plain
+Idefics3.
 """
 from __future__ import annotations
 
@@ -12,21 +14,25 @@ from typing import Iterable
 
 import numpy as np
 
-from ..sim.world import COLOURS, HEIGHT, KINDS, ROWS, WIDTH, SceneObject
+from ..sim.world import COLOURS, COLUMNS, HEIGHT, KINDS, ROWS, WIDTH, SceneObject
 
 COLOUR_NAMES = tuple(COLOURS)
 MIN_COVER = 0.2              # share of a patch an object must cover to label it
+LABELS = {"colour": len(COLOUR_NAMES), "kind": len(KINDS), "column": len(COLUMNS), "row": len(ROWS)}
+# The words a reply uses for each class of each label (the centre column is said "in the middle").
+WORDS = {"colour": COLOUR_NAMES, "kind": KINDS, "column": ("left", "middle", "right"), "row": ROWS}
 
 
 def patch_labels(objects: Iterable[SceneObject], grid: int) -> np.ndarray:
-    """[grid * grid, 2] class ids, row-major over the picture: (colour, kind), 1-based; 0 where no object is.
+    """[grid * grid, 4] class ids, row-major over the picture: (colour, kind, column, row), 1-based; 0 where no
+    object is.
 
     The model's picture is the whole camera picture stretched to a square, so patch (r, c) covers the
     fractions [c / grid, (c + 1) / grid] of the width and [r / grid, (r + 1) / grid] of the height. An object
     labels the patches it covers by at least MIN_COVER and always the patch under its centre; front objects
     are drawn over back ones, and label over them too.
     """
-    labels = np.zeros((grid, grid, 2), np.int64)
+    labels = np.zeros((grid, grid, len(LABELS)), np.int64)
     edges = np.arange(grid + 1) / grid
     for obj in sorted(objects, key=lambda o: ROWS.index(o.row)):
         x0, y0, x1, y1 = obj.box[0] / WIDTH, obj.box[1] / HEIGHT, obj.box[2] / WIDTH, obj.box[3] / HEIGHT
@@ -36,41 +42,88 @@ def patch_labels(objects: Iterable[SceneObject], grid: int) -> np.ndarray:
         row = min(grid - 1, int(obj.point[1] * grid))
         column = min(grid - 1, int(obj.point[0] * grid))
         covered[row, column] = True
-        labels[covered] = (COLOUR_NAMES.index(obj.colour) + 1, KINDS.index(obj.kind) + 1)
-    return labels.reshape(-1, 2)
+        labels[covered] = (COLOUR_NAMES.index(obj.colour) + 1, KINDS.index(obj.kind) + 1,
+                           COLUMNS.index(obj.column) + 1, ROWS.index(obj.row) + 1)
+    return labels.reshape(-1, len(LABELS))
 
 
 class VisionProbe:
-    """Keeps the vision encoder's output on each forward pass and scores it against patch labels."""
+    """Keeps what one part of the model made of the picture on each forward pass and scores it against labels.
 
-    def __init__(self, model) -> None:
+    at="encoder": the vision encoder's patches, scored against each example's "patch_labels";
+    at="tokens": the image tokens the language model reads (the connector's output), against "token_labels".
+    With `tokenizer` (at="tokens" only), a class is scored by how close the token is to the language model's own
+    embedding of the word that names it (WORDS): the picture is then written in the words of the question, so
+    "the red cup" finds the image token that shows it by likeness, and the reply can copy its place.
+    """
+
+    PARTS = {"encoder": ("vision_model", "patch_labels"), "tokens": ("connector", "token_labels")}
+
+    def __init__(self, model, labels: tuple[str, ...] = tuple(LABELS), *, at: str = "encoder", tokenizer=None) -> None:
         import torch
-        vision = model.model.vision_model
-        width = vision.config.hidden_size
-        self.colour = torch.nn.Linear(width, len(COLOUR_NAMES) + 1)
-        self.kind = torch.nn.Linear(width, len(KINDS) + 1)
+        unknown = set(labels) - set(LABELS)
+        if unknown:
+            raise ValueError(f"no probe label {sorted(unknown)}; choose from {list(LABELS)}")
+        if at not in self.PARTS:
+            raise ValueError(f"no probe place {at!r}; choose from {list(self.PARTS)}")
+        part, self.key = self.PARTS[at]
+        module = getattr(model.model, part)
+        config = model.config.vision_config if at == "encoder" else model.config.text_config
+        width = config.hidden_size
+        device = next(module.parameters()).device
+        if tokenizer is not None and at != "tokens":
+            raise ValueError("word-tied classes need the image tokens (at='tokens'), where words live")
+        self.heads = {list(LABELS).index(name): torch.nn.Linear(width, LABELS[name] + 1, device=device)
+                      if tokenizer is None else
+                      _WordHead(model.get_input_embeddings(), [tokenizer(" " + w, add_special_tokens=False).input_ids
+                                                               for w in WORDS[name]])
+                      for name in labels}
         self._features = None
-        self._hook = vision.register_forward_hook(self._keep)
+        self._hook = module.register_forward_hook(self._keep)
 
     def _keep(self, module, inputs, output) -> None:
-        self._features = output.last_hidden_state if hasattr(output, "last_hidden_state") else output[0]
+        if hasattr(output, "last_hidden_state"):
+            output = output.last_hidden_state
+        self._features = output if hasattr(output, "shape") else output[0]
 
     def parameters(self) -> list:
-        return [*self.colour.parameters(), *self.kind.parameters()]
+        return [p for head in self.heads.values() for p in head.parameters()]
 
     def loss(self, encoded: list[dict]):
-        """Cross-entropy of the last forward pass's patches against the batch's "patch_labels"."""
+        """Cross-entropy of the last forward pass's patches (or tokens) against the batch's labels."""
         import torch
         import torch.nn.functional as F
         if self._features is None:
             raise RuntimeError("the probe has seen no picture: run the model on a batch with pictures first")
-        labels = torch.stack([torch.as_tensor(e["patch_labels"]) for e in encoded])       # [B, patches, 2]
         features = self._features
+        labels = torch.stack([torch.as_tensor(e[self.key]) for e in encoded]).to(features.device)
         if features.shape[:2] != labels.shape[:2]:
-            raise ValueError(f"{features.shape[1]} patches per picture, but labels for {labels.shape[1]}")
+            raise ValueError(f"{features.shape[1]} places per picture, but {self.key} for {labels.shape[1]}")
         self._features = None
-        return (F.cross_entropy(self.colour(features).flatten(0, 1), labels[..., 0].flatten())
-                + F.cross_entropy(self.kind(features).flatten(0, 1), labels[..., 1].flatten()))
+        return sum(F.cross_entropy(head(features).flatten(0, 1), labels[..., i].flatten())
+                   for i, head in self.heads.items())
 
     def remove(self) -> None:
         self._hook.remove()
+
+
+class _WordHead:
+    """Class scores: cosine between a feature and each class word's embedding (mean over its pieces), scaled."""
+
+    def __init__(self, embeddings, word_ids: list[list[int]]) -> None:
+        import torch
+        weight = embeddings.weight
+        self.embeddings = embeddings
+        self.word_ids = [torch.tensor(ids, device=weight.device) for ids in word_ids]
+        self.none = torch.nn.Parameter(torch.randn(weight.shape[1], device=weight.device) * 0.02)   # no object
+        self.scale = torch.nn.Parameter(torch.tensor(10.0, device=weight.device))
+
+    def parameters(self) -> list:
+        return [self.none, self.scale]      # the word embeddings are the model's own, trained with it
+
+    def __call__(self, features):
+        import torch
+        import torch.nn.functional as F
+        words = torch.stack([self.embeddings.weight[ids].mean(0) for ids in self.word_ids])
+        classes = F.normalize(torch.cat([self.none[None], words]), dim=-1)
+        return self.scale * F.normalize(features, dim=-1) @ classes.T

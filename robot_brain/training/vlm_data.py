@@ -45,7 +45,8 @@ def world_examples(seeds: Iterable[int], *, per_scene: int = 4, history_turns: i
             history = tuple((e.question, e.response()) for e in asked[i - remembered:i])
             yield Example(scene.image, asked[i].question, asked[i].response(), history,
                           language=str(rng.choice(["en", ""])), tags={"ask": asked[i].ask, "seed": scene_seed,
-                                                                  "objects": scene.objects})
+                                                                  "objects": scene.objects,
+                                                                  "person": scene.person and scene.person.point})
 
 
 def corpus(system_prompt: str, examples: Iterable[Example]) -> Iterator[str]:

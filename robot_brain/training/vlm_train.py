@@ -45,7 +45,7 @@ def train(model, encoded: list[dict], settings: Settings, pad_id: int, *,
           progress: Callable[[int, float, float], None] = lambda step, loss, seconds: None,
           report_every: int = 0, extra_loss: Callable[[list[dict]], object] | None = None,
           extra_parameters: tuple = (), opening: list[int] = (), opening_steps: int = 0) -> Trained:
-    """Train the parameters of `model` that require grad on `encoded` (Encoder.encode outputs).
+    """Train the parameters of `model` that require grad on `encoded` (Encoder.encode outputs), on its device.
 
     `extra_loss(batch_examples)`, called after each forward pass, is added to the reply loss (an auxiliary
     signal such as vision_probe.VisionProbe.loss); `extra_parameters` are trained with the model's.
@@ -63,6 +63,7 @@ def train(model, encoded: list[dict], settings: Settings, pad_id: int, *,
         return [g for g in groups if g]
 
     pools = [grouped(range(len(encoded))), grouped(opening) if opening_steps else []]
+    device = next(model.parameters()).device
     trainable = [p for p in model.parameters() if p.requires_grad] + list(extra_parameters)
     optimiser = torch.optim.AdamW(trainable, lr=settings.lr, weight_decay=settings.weight_decay)
 
@@ -89,7 +90,7 @@ def train(model, encoded: list[dict], settings: Settings, pad_id: int, *,
             queue[g] += list(rng.permutation(groups[g]))
         picked, queue[g] = queue[g][:settings.batch_size], queue[g][settings.batch_size:]
         examples = [encoded[i] for i in picked]
-        loss = model(**collate(examples, pad_id)).loss
+        loss = model(**{k: v.to(device) for k, v in collate(examples, pad_id).items()}).loss
         total = loss
         if extra_loss is not None:
             extra = extra_loss(examples)
@@ -120,6 +121,7 @@ def check(model, processor, examples: list[Example], system_prompt: str, *, max_
     tokenizer = processor.tokenizer
     constraint = JsonConstraint(tokenizer, model.config.text_config.vocab_size, response_schema(load_skills()))
     encoder = Encoder(processor, system_prompt)
+    device = next(model.parameters()).device
     by_ask: dict[str, list[int]] = {}
     wrong = []
     for example in examples:
@@ -129,10 +131,11 @@ def check(model, processor, examples: list[Example], system_prompt: str, *, max_
         for key in ("pixel_values", "pixel_attention_mask"):
             if key in prompt:
                 inputs[key] = prompt[key][None]
+        inputs = {k: v.to(device) for k, v in inputs.items()}
         with torch.inference_mode():
             out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                                  logits_processor=[constraint.processor()])
-        reply = tokenizer.decode(out[0, len(ids):], skip_special_tokens=True)
+        reply = tokenizer.decode(out[0, len(ids):].cpu(), skip_special_tokens=True)
         right = _same_reply(reply, example.response)
         tally = by_ask.setdefault(example.tags.get("ask", "?"), [0, 0])
         tally[0] += 1

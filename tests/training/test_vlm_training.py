@@ -12,10 +12,11 @@ from robot_brain.brain.vlm import VLMBrain
 from robot_brain.frames import ImageFrame, ReplyDone, Turn
 from robot_brain.pipeline import Pipeline
 from robot_brain.samples import SAMPLE_SEED
-from robot_brain.sim.world import KINDS, make_scene
+from robot_brain.sim.world import COLUMNS, KINDS, ROWS, make_scene
 from robot_brain.testing import run_stage
+from robot_brain.training.attention_guide import AttentionGuide, target_token
 from robot_brain.training.demo_vlm import SYSTEM_PROMPT, Shape, build, train_tokenizer
-from robot_brain.training.vision_probe import COLOUR_NAMES, VisionProbe, patch_labels
+from robot_brain.training.vision_probe import COLOUR_NAMES, LABELS, WORDS, VisionProbe, patch_labels
 from robot_brain.training.vlm_data import IGNORE, Encoder, Example, collate, corpus, world_examples
 from robot_brain.training.vlm_train import Settings, check, train
 
@@ -110,18 +111,25 @@ def test_the_demo_architecture_learns_and_loads_in_the_brain(tmp_path):
 
 def test_patch_labels_mark_each_object_under_its_centre_and_nothing_else():
     scene = make_scene(SAMPLE_SEED)                   # blue cube, red cup, black cup, blue ball
-    labels = patch_labels(scene.objects, 16).reshape(16, 16, 2)
+    labels = patch_labels(scene.objects, 16).reshape(16, 16, 4)
+    truth = {o.name: (COLOUR_NAMES.index(o.colour) + 1, KINDS.index(o.kind) + 1, COLUMNS.index(o.column) + 1,
+                      ROWS.index(o.row) + 1) for o in scene.objects}
     for obj in scene.objects:
         row, column = int(obj.point[1] * 16), int(obj.point[0] * 16)
-        assert tuple(labels[row, column]) == (COLOUR_NAMES.index(obj.colour) + 1, KINDS.index(obj.kind) + 1)
+        assert tuple(labels[row, column]) == truth[obj.name]
     assert labels[:6].sum() == 0                      # the wall above the table: no object
-    marked = {tuple(v) for v in labels.reshape(-1, 2) if v.any()}
-    assert marked == {(COLOUR_NAMES.index(o.colour) + 1, KINDS.index(o.kind) + 1) for o in scene.objects}
-    assert patch_labels((), 8).shape == (64, 2) and not patch_labels((), 8).any()
+    assert {tuple(v) for v in labels.reshape(-1, 4) if v.any()} == set(truth.values())
+    assert patch_labels((), 8).shape == (64, 4) and not patch_labels((), 8).any()
+    # On a 3 x 3 grid of image tokens each object of this scene lies in the token of its own place.
+    tokens = patch_labels(scene.objects, 3).reshape(3, 3, 4)
+    for obj in scene.objects:
+        assert tuple(tokens[1 + ROWS.index(obj.row), COLUMNS.index(obj.column)]) == truth[obj.name]
 
 
 @pytest.mark.slow
-def test_the_vision_probe_trains_the_encoder_and_the_opening_draws_only_its_examples():
+@pytest.mark.parametrize("at, part, tied", [("encoder", "vision_model", False), ("tokens", "connector", False),
+                                            ("tokens", "connector", True)])
+def test_the_vision_probe_trains_its_part_and_the_opening_draws_only_its_examples(at, part, tied):
     examples = list(world_examples(range(30), per_scene=2, history_turns=0))
     tokenizer = train_tokenizer(corpus(SYSTEM_PROMPT, examples), SMALL.vocab)
     model, processor = build(tokenizer, SMALL)
@@ -130,8 +138,9 @@ def test_the_vision_probe_trains_the_encoder_and_the_opening_draws_only_its_exam
     encoded = []
     for number, example in enumerate(examples):
         encoded.append({**encoder.encode(example), "patch_labels": patch_labels(example.tags["objects"], grid),
+                        "token_labels": patch_labels(example.tags["objects"], grid // SMALL.scale_factor),
                         "number": number})
-    probe = VisionProbe(model)
+    probe = VisionProbe(model, at=at, tokenizer=tokenizer if tied else None)
     opening = [i for i, e in enumerate(examples) if e.tags["ask"] in ("where is", "point at")]
     drawn = []
 
@@ -139,7 +148,8 @@ def test_the_vision_probe_trains_the_encoder_and_the_opening_draws_only_its_exam
         drawn.append({e["number"] for e in batch})
         return probe.loss(batch)
 
-    vision_before = [p.detach().clone() for p in model.model.vision_model.parameters()]
+    probed_part = getattr(model.model, part)
+    before = [p.detach().clone() for p in probed_part.parameters()]
     trained = train(model, encoded, Settings(steps=30, batch_size=4, lr=3e-3, warmup=3), tokenizer.pad_token_id,
                     report_every=10, extra_loss=probed, extra_parameters=tuple(probe.parameters()),
                     opening=opening, opening_steps=10)
@@ -147,10 +157,37 @@ def test_the_vision_probe_trains_the_encoder_and_the_opening_draws_only_its_exam
     assert all(batch <= set(opening) for batch in drawn[:10])
     assert any(batch - set(opening) for batch in drawn[10:])            # then every kind of question
     assert len(trained.extra_losses) == 3 and trained.extra_losses[-1] < trained.extra_losses[0]
-    assert any(not torch.equal(a, b) for a, b in zip(vision_before, model.model.vision_model.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, probed_part.parameters()))
     model(**collate(encoded[:2], tokenizer.pad_token_id))              # the hook is gone: nothing is kept
     assert probe._features is None
     assert not any("probe" in name for name in model.state_dict())    # the saved model is a plain Idefics3
+
+
+def test_a_probe_names_what_it_can_learn_and_where():
+    examples = list(world_examples(range(2), per_scene=1, history_turns=0))
+    tokenizer = train_tokenizer(corpus(SYSTEM_PROMPT, examples), SMALL.vocab)
+    model, _ = build(tokenizer, SMALL)
+    with pytest.raises(ValueError, match="colour"):
+        VisionProbe(model, ("shade",))
+    with pytest.raises(ValueError, match="tokens"):
+        VisionProbe(model, at="decoder")
+    with pytest.raises(ValueError, match="at='tokens'"):
+        VisionProbe(model, at="encoder", tokenizer=tokenizer)
+
+
+def test_word_tied_classes_are_the_words_that_name_them():
+    examples = list(world_examples(range(40), per_scene=2, history_turns=0))
+    tokenizer = train_tokenizer(corpus(SYSTEM_PROMPT, examples), SMALL.vocab)
+    model, _ = build(tokenizer, SMALL)
+    probe = VisionProbe(model, at="tokens", tokenizer=tokenizer)
+    embedding = model.get_input_embeddings().weight
+    for label, head in probe.heads.items():
+        name = list(LABELS)[label]
+        for number, word in enumerate(WORDS[name]):
+            pieces = tokenizer(" " + word, add_special_tokens=False).input_ids
+            scores = head(embedding[pieces].mean(0)[None])[0]
+            assert int(scores.argmax()) == number + 1, (name, word)       # class 0 is "no object"
+    assert len(probe.parameters()) == 2 * len(LABELS)      # a "none" vector and a scale each; the words are the model's
 
 
 def test_a_broken_prompt_file_is_named(tmp_path):
@@ -271,3 +308,44 @@ def test_a_recorded_session_becomes_examples(tmp_path):
         w.add("/robot_brain/reply", STRING)
     with pytest.raises(RecordError, match="no answered questions"):
         from_recording(tmp_path / "empty")
+
+
+def test_the_guided_token_is_the_one_showing_what_the_question_names():
+    scene = make_scene(SAMPLE_SEED)                   # blue cube, red cup, black cup, blue ball; a person
+    red_cup = scene.find("red", "cup")[0]
+    assert (red_cup.column, red_cup.row) == ("left", "front")
+    assert target_token("where is", "where is the red cup", scene.objects, None, 3) == 2 * 3 + 0
+    assert target_token("pick up", "pick up the blue ball", scene.objects, None, 3) == 1 * 3 + 2
+    assert target_token("point at", "point at the green box", scene.objects, None, 3) == -1      # not there
+    assert target_token("look at me", "look at me", scene.objects, (0.55, 0.2), 3) == 1
+    assert target_token("look at me", "look at me", scene.objects, None, 3) == -1
+    assert target_token("how many", "how many cups", scene.objects, None, 3) == -1
+
+
+@pytest.mark.slow
+def test_the_attention_guide_turns_a_head_to_the_named_object():
+    examples = list(world_examples(range(40), per_scene=2, history_turns=0))
+    tokenizer = train_tokenizer(corpus(SYSTEM_PROMPT, examples), SMALL.vocab)
+    model, processor = build(tokenizer, SMALL)
+    model.set_attn_implementation("eager")
+    encoder = Encoder(processor, SYSTEM_PROMPT)
+    grid = SMALL.image_edge // SMALL.patch // SMALL.scale_factor
+    encoded = [{**encoder.encode(e), "target_token": target_token(e.tags["ask"], e.question, e.tags["objects"],
+                                                                  e.tags["person"], grid)} for e in examples]
+    assert any(e["target_token"] >= 0 for e in encoded) and any(e["target_token"] < 0 for e in encoded)
+    guide = AttentionGuide(model, layer=1)
+    guided = [e for e in encoded if e["target_token"] >= 0][:8]
+
+    def guide_loss() -> float:
+        with torch.no_grad():
+            model(**collate(guided, tokenizer.pad_token_id))
+            return float(guide.loss(guided))
+
+    before = guide_loss()
+    trained = train(model, encoded, Settings(steps=40, batch_size=8, lr=3e-3, warmup=4), tokenizer.pad_token_id,
+                    report_every=10, extra_loss=guide.loss)
+    after = guide_loss()
+    guide.remove()
+    assert after < before / 2 and trained.extra_losses[-1] < trained.extra_losses[0]
+    with pytest.raises(ValueError, match="layers 0..1"):
+        AttentionGuide(model, layer=2)
