@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the offline demo brain (models/demo-tabletop) from scratch on the synthetic table-top world.
 
-    .venv/bin/python scripts/train_demo_vlm.py                 # seed 0: about 30 min on one core
+    .venv/bin/python scripts/train_demo_vlm.py --threads 2     # seed 0: 25 min on two free cores
     .venv/bin/python scripts/train_demo_vlm.py --steps 200 --scenes 500 --out /tmp/try   # a quick try
 
 Scenes 0..N-1 of the generator (`robot-brain eval --seed 0`) are the training set; every other eval seed is
@@ -35,23 +35,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "models" / "demo-tabletop", help="model folder to write")
     parser.add_argument("--scenes", type=int, default=8000, help="training scenes (generator seeds 0..N-1)")
     parser.add_argument("--per-scene", type=int, default=3, help="questions per scene")
-    parser.add_argument("--steps", type=int, default=2000, help="optimiser steps")
+    parser.add_argument("--steps", type=int, default=4000, help="optimiser steps")
     parser.add_argument("--batch-size", type=int, default=Settings.batch_size)
-    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, data order and sampling")
     parser.add_argument("--max-minutes", type=float, default=Settings.max_minutes,
                         help="stop early after this much training time (the result is then not reproducible)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (0: one per core; more than the free cores slows it down badly)")
     parser.add_argument("--device", default="cpu", help="torch device to train on (cpu, cuda, cuda:1, ...)")
-    parser.add_argument("--probe-weight", type=float, default=1.0,
-                        help="weight of the vision probe's loss (what each patch shows; 0: replies only)")
-    parser.add_argument("--token-probe-weight", type=float, default=0.0,
-                        help="weight of a second probe on the image tokens the language model reads (0: none)")
+    parser.add_argument("--probe-weight", type=float, default=0.0,
+                        help="weight of a probe on the vision encoder's patches (what each patch shows; 0: none)")
+    parser.add_argument("--token-probe-weight", type=float, default=1.0,
+                        help="weight of a probe on the image tokens the language model reads (what each shows; 0: none)")
     parser.add_argument("--guide-weight", type=float, default=0.0,
                         help="weight of the attention guide (one head looks at the object the question names; 0: off)")
     parser.add_argument("--guide-layer", type=int, default=2, help="language-model layer of the guided head")
-    parser.add_argument("--tie-words", action="store_true",
+    parser.add_argument("--tie-words", action=argparse.BooleanOptionalAction, default=True,
                         help="the token probe scores each class by likeness to the embedding of the word naming it")
     parser.add_argument("--probe-labels", default=",".join(LABELS),
                         help=f"what the probe learns of each patch, comma-separated, from {','.join(LABELS)}")
@@ -96,19 +96,19 @@ def main(argv: list[str] | None = None) -> int:
               f"~{eta / 60:.1f} min left", flush=True)
 
     labels = tuple(args.probe_labels.split(","))
-    probes = [(weight, VisionProbe(model, labels, at=at, tokenizer=tokenizer if tied else None))
-              for weight, at, tied in ((args.probe_weight, "encoder", False),
-                                       (args.token_probe_weight, "tokens", args.tie_words)) if weight]
+    aids = [(weight, VisionProbe(model, labels, at=at, tokenizer=tokenizer if tied else None))     # auxiliary losses
+            for weight, at, tied in ((args.probe_weight, "encoder", False),
+                                     (args.token_probe_weight, "tokens", args.tie_words)) if weight]
     if args.guide_weight:
         model.set_attn_implementation("eager")          # the guide reads the head's attention weights
-        probes.append((args.guide_weight, AttentionGuide(model, layer=args.guide_layer)))
+        aids.append((args.guide_weight, AttentionGuide(model, layer=args.guide_layer)))
     trained = train(model, encoded, settings, tokenizer.pad_token_id, progress=progress,
-                    extra_loss=(lambda batch: sum(w * probe.loss(batch) for w, probe in probes)) if probes else None,
-                    extra_parameters=tuple(p for _, probe in probes for p in probe.parameters()),
+                    extra_loss=(lambda batch: sum(w * aid.loss(batch) for w, aid in aids)) if aids else None,
+                    extra_parameters=tuple(p for _, aid in aids for p in aid.parameters()),
                     opening=[i for i, e in enumerate(examples) if e.tags["ask"] in NAMING_ASKS],
                     opening_steps=int(args.opening * settings.steps))
-    for _, probe in probes:
-        probe.remove()
+    for _, aid in aids:
+        aid.remove()
     model.set_attn_implementation("sdpa")
     held_out = list(world_examples(range(HELD_OUT_SEED * 100_000, HELD_OUT_SEED * 100_000 + args.check),
                                    per_scene=1, history_turns=HISTORY_TURNS, seed=HELD_OUT_SEED))[:args.check]
