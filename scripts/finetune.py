@@ -2,7 +2,7 @@
 """Fine-tune a brain profile on your robot's data, write it as a new profile, and evaluate it.
 
     # labelled examples: one JSON object per line (see robot_brain/training/records.py)
-    .venv/bin/python scripts/finetune.py --jsonl mydata.jsonl --base demo-tabletop --out models/my-brain \\
+    .venv/bin/python scripts/finetune.py --jsonl mydata.jsonl --base smolvlm-256m --out models/my-brain \\
         --register my-brain --eval 10
     # recorded sessions (ros.record_dir): what was asked, seen, said and done
     .venv/bin/python scripts/finetune.py --recording rec1 rec2 --base smolvlm-256m --out models/my-brain
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("--jsonl", type=Path, nargs="+", default=[], help="JSONL files of labelled examples")
     data.add_argument("--recording", type=Path, nargs="+", default=[], help="recorded session bags")
     parser.add_argument("--export-jsonl", type=Path, help="only write the examples as JSONL (+ pictures) and stop")
-    parser.add_argument("--base", default="demo-tabletop", help="registry profile or model folder to start from")
+    parser.add_argument("--base", help="registry profile or model folder to start from (needed to train)")
     parser.add_argument("--out", type=Path, help="new model folder to write")
     parser.add_argument("--method", choices=["auto", "full", "lora"], default="auto")
     parser.add_argument("--lora-rank", type=int, default=8)
@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.export_jsonl:
             print(f"wrote {export_jsonl(examples, args.export_jsonl)}")
             return 0
-        if args.out is None:
-            parser.error("--out DIR is needed to train")
+        if args.out is None or args.base is None:
+            parser.error("--base PROFILE (or a model folder) and --out DIR are needed to train")
         lr = args.lr or (1e-3 if args.method == "lora" else 2e-4)
         plan = Plan(args.method, args.lora_rank, Settings(steps=args.steps, batch_size=args.batch_size, lr=lr,
                                                           warmup=max(1, args.steps // 10), seed=args.seed))
