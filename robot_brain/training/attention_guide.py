@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..sim.world import SceneObject
+from .vision_probe import cell_of
 
 NAMING = ("where is", "point at", "pick up")
 
@@ -34,7 +35,7 @@ def target_token(ask: str, question: str, objects: Iterable[SceneObject], person
         point = None
     if point is None:
         return -1
-    return min(grid - 1, int(point[1] * grid)) * grid + min(grid - 1, int(point[0] * grid))
+    return cell_of(point, grid)
 
 
 class AttentionGuide:

@@ -39,12 +39,15 @@ def patch_labels(objects: Iterable[SceneObject], grid: int) -> np.ndarray:
         across = np.clip(np.minimum(edges[1:], x1) - np.maximum(edges[:-1], x0), 0, None) * grid
         down = np.clip(np.minimum(edges[1:], y1) - np.maximum(edges[:-1], y0), 0, None) * grid
         covered = np.outer(down, across) >= MIN_COVER
-        row = min(grid - 1, int(obj.point[1] * grid))
-        column = min(grid - 1, int(obj.point[0] * grid))
-        covered[row, column] = True
+        covered.flat[cell_of(obj.point, grid)] = True
         labels[covered] = (COLOUR_NAMES.index(obj.colour) + 1, KINDS.index(obj.kind) + 1,
                            COLUMNS.index(obj.column) + 1, ROWS.index(obj.row) + 1)
     return labels.reshape(-1, len(LABELS))
+
+
+def cell_of(point, grid: int) -> int:
+    """Row-major index of the cell of a grid x grid picture that holds an image point (fractions)."""
+    return min(grid - 1, int(point[1] * grid)) * grid + min(grid - 1, int(point[0] * grid))
 
 
 class VisionProbe:

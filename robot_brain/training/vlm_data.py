@@ -29,7 +29,7 @@ class Example:
     response: str                # the reply as JSON text: {"say": ..., "intents": [...]}
     history: tuple[tuple[str, str], ...] = ()      # earlier (question, reply JSON) pairs, oldest first
     language: str = ""           # the turn's language code ("" = unknown, as for typed text)
-    tags: dict = field(default_factory=dict)       # where it came from (ask, seed, the scene's objects)
+    tags: dict = field(default_factory=dict)       # where it came from (ask, seed, the scene's objects and face)
 
 
 def world_examples(seeds: Iterable[int], *, per_scene: int = 4, history_turns: int = 1,
