@@ -13,7 +13,7 @@ setup-ros: setup
 	@bash scripts/setup_ros.sh
 
 demo: setup
-	$(VENV)/bin/robot-brain --set asr.model=demo-ear replay tests/data/sample_bag --out $(DEMO_OUT)
+	$(VENV)/bin/robot-brain --set asr.model=demo-ear --set brain.model=demo-tabletop replay tests/data/sample_bag --out $(DEMO_OUT)
 
 test: setup
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

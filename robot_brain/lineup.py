@@ -34,6 +34,7 @@ class StageSlot:
 
 TINY_RANDOM = "tiny-random"
 DEMO_EAR = "demo-ear"          # the ear shipped in models/demo-ear (robot_brain/training/asr.py)
+DEMO_BRAIN = "demo-tabletop"   # the brain shipped in models/demo-tabletop (scripts/train_demo_vlm.py)
 
 
 def _stop_path(config: Config, shared: Shared) -> Stage:
@@ -177,6 +178,10 @@ def build_lineup(config: Config, *, sink: AudioSink | None = None, only: set[str
     if config.brain.model == TINY_RANDOM and "brain" in built:
         notes.append("the brain is a tiny random SmolVLM-shaped model: its answers are noise. "
                      "Set brain.model to a model folder for real answers.")
+    if config.brain.model == DEMO_BRAIN and "brain" in built:
+        notes.append("the brain is the demo brain: it knows only the synthetic table-top world of the demo "
+                     "(coloured cubes, balls, cups, bottles and boxes on a table). Set brain.model to a profile such "
+                     "as smolvlm-256m for a real camera.")
     if config.asr.model == TINY_RANDOM and "asr" in built:
         notes.append("speech recognition is a tiny random Whisper-shaped model: it hears noise, and its guard "
                      "drops most of it. Set asr.model to a Whisper size or folder for real transcripts; "

@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from robot_brain.sim.dialogue import ASKS  # noqa: E402
 from robot_brain.training.attention_guide import AttentionGuide, target_token  # noqa: E402
 from robot_brain.training.demo_vlm import HISTORY_TURNS, SYSTEM_PROMPT, Shape, build, describe, train_tokenizer  # noqa: E402
 from robot_brain.training.vlm_data import Encoder, corpus, world_examples  # noqa: E402
@@ -26,6 +27,9 @@ from robot_brain.training.vision_probe import LABELS, VisionProbe, patch_labels 
 from robot_brain.training.vlm_train import Settings, check, train  # noqa: E402
 
 NAMING_ASKS = ("where is", "point at", "pick up", "how many")      # replies that repeat the question's object
+# The kinds of question trained on, drawn with equal chance: the ones that must find things in the picture more
+# often than "stop", "look at me" and "is anyone there", which the model learns in a few hundred steps.
+TRAINING_ASKS = ASKS + ("what do you see", "what do you see", "where is", "point at", "pick up", "how many")
 HELD_OUT_SEED = 9          # scenes 900000.. for the check at the end (eval's default held-out seed is 1)
 
 
@@ -59,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"change one size of the model (repeatable); fields: {', '.join(Shape.__dataclass_fields__)}")
     parser.add_argument("--opening", type=float, default=0.1,
                         help="share of the steps that train only on questions naming an object (copy it, find it)")
+    parser.add_argument("--pictures-after-text", action=argparse.BooleanOptionalAction, default=True,
+                        help="put the question before the picture, so the picture's tokens can read what it names")
     parser.add_argument("--check", type=int, default=200, help="held-out questions decoded at the end")
     args = parser.parse_args(argv)
 
@@ -69,11 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     print(f"generating {args.scenes} scenes × {args.per_scene} questions ...", flush=True)
     examples = list(world_examples(range(args.scenes), per_scene=args.per_scene, history_turns=HISTORY_TURNS,
-                                   seed=args.seed))
+                                   seed=args.seed, asks=TRAINING_ASKS))
     tokenizer = train_tokenizer(corpus(SYSTEM_PROMPT, examples), shape.vocab)
     model, processor = build(tokenizer, shape, seed=args.seed)
     model.to(args.device)
-    encoder = Encoder(processor, SYSTEM_PROMPT)
+    encoder = Encoder(processor, SYSTEM_PROMPT, pictures_after_text=args.pictures_after_text)
     encoded = []
     grid = shape.image_edge // shape.patch
     for i, example in enumerate(examples):
@@ -112,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     model.set_attn_implementation("sdpa")
     held_out = list(world_examples(range(HELD_OUT_SEED * 100_000, HELD_OUT_SEED * 100_000 + args.check),
                                    per_scene=1, history_turns=HISTORY_TURNS, seed=HELD_OUT_SEED))[:args.check]
-    result = check(model, processor, held_out, SYSTEM_PROMPT) if args.check else None
+    result = check(model, processor, held_out, SYSTEM_PROMPT,
+                   pictures_after_text=args.pictures_after_text) if args.check else None
     save(args.out, model, processor, shape, settings, trained, result, args, params)
     if result:
         print(f"held-out exact replies: {100 * result['exact']:.1f} % of {result['n']}")
@@ -137,12 +144,13 @@ def save(out: Path, model, processor, shape: Shape, settings: Settings, trained,
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     processor.save_pretrained(out)
-    TrainedPrompt(SYSTEM_PROMPT, HISTORY_TURNS).save(out)
+    TrainedPrompt(SYSTEM_PROMPT, HISTORY_TURNS, args.pictures_after_text).save(out)
     record = {"command": "scripts/train_demo_vlm.py " + " ".join(sys.argv[1:]), "shape": describe(shape),
               "parameters": params, "scenes": args.scenes, "per_scene": args.per_scene, "settings": settings.__dict__,
               "probe_weight": args.probe_weight, "probe_labels": args.probe_labels,
               "token_probe_weight": args.token_probe_weight, "tie_words": args.tie_words,
               "guide_weight": args.guide_weight, "guide_layer": args.guide_layer, "opening": args.opening,
+              "pictures_after_text": args.pictures_after_text, "asks": TRAINING_ASKS,
               "device": args.device,
               "training": trained.as_dict(), "held_out_check": result}
     (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")

@@ -67,6 +67,7 @@ class VLMBrain(Stage):
         self.motion_keyframes = motion_keyframes
         self.model = self.processor = self.constraint = None
         self.last_prompt = ""
+        self.pictures_after_text = False        # set from the model folder's trained prompt, when it has one
 
     def close(self) -> None:
         """Free the model (a ROS node's cleanup, a pipeline's shutdown)."""
@@ -115,6 +116,7 @@ class VLMBrain(Stage):
         turns, trained = self.history_turns, trained_prompt(path)
         if trained is not None:
             self.system_prompt, turns = trained.system_prompt, min(turns, trained.history_turns)
+            self.pictures_after_text = trained.pictures_after_text
             self.ctx.log.info("using the prompt %s was trained with (remembering %d turn(s))", path, turns)
         self.memory = Memory(lambda text: len(tokenizer(text, add_special_tokens=False).input_ids),
                              turns=turns, budget=self.history_tokens)
@@ -183,7 +185,8 @@ class VLMBrain(Stage):
             yield ReplySentence(text=NO_VISION, index=0, turn=number)
             text += " (The camera is not available; answer without it.)"
         system = f"{self.system_prompt}\n{language_instruction(turn.language)}"
-        messages = chat_messages(system, self.memory.messages(), text, len(images))
+        messages = chat_messages(system, self.memory.messages(), text, len(images),
+                                 pictures_after_text=self.pictures_after_text)
         prompt = self.last_prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True)
         inputs = self.processor(text=prompt, images=images or None, return_tensors="pt").to(self.device)
         ctx.log.debug("turn %d: a prompt of %d tokens with %d picture(s)", number, inputs["input_ids"].shape[-1],

@@ -70,7 +70,11 @@ def act_on(scene: Scene, verb: str, colour: str, kind: str) -> Exchange:
     question = f"{phrase} the {colour} {kind}"
     if not found:
         return Exchange(question, f"I don't see {_a(f'{colour} {kind}')}.", ask=phrase)
-    say = f"Pointing at the {colour} {kind}." if verb == "point_at" else f"I will pick up the {colour} {kind}."
+    # The reply says where the object stands before its intent gives the point: the robot tells the user which
+    # one it means, and a small model then writes the point from the place it has just said.
+    place = found[0].place
+    say = f"Pointing at the {colour} {kind} {place}." if verb == "point_at" else \
+        f"I will pick up the {colour} {kind} {place}."
     return Exchange(question, say, (_target(verb, found[0]),), ask=phrase)
 
 

@@ -88,7 +88,7 @@ def finetune(base: str, examples: list[Example], out: str | Path, plan: Plan, *,
     started = time.monotonic()
     folder, model, processor, prompt = load_base(base)
     method = choose_method(plan.method, model)
-    encoder = Encoder(processor, prompt.system_prompt)
+    encoder = Encoder(processor, prompt.system_prompt, pictures_after_text=prompt.pictures_after_text)
     encoded = [encoder.encode(e) for e in examples]
     if method == "lora":
         model = with_lora(model, plan.lora_rank)
@@ -103,7 +103,8 @@ def finetune(base: str, examples: list[Example], out: str | Path, plan: Plan, *,
               "settings": plan.settings.__dict__, "lora_rank": plan.lora_rank if method == "lora" else None,
               "training": trained.as_dict(), "seconds": round(time.monotonic() - started, 1)}
     if held_out:
-        result["held_out_check"] = check(model, processor, list(held_out), prompt.system_prompt)
+        result["held_out_check"] = check(model, processor, list(held_out), prompt.system_prompt,
+                                           pictures_after_text=prompt.pictures_after_text)
     (out / "finetune.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
 

@@ -16,7 +16,7 @@ import numpy as np
 from ..brain.images import to_model_rgb
 from ..brain.memory import language_instruction
 from ..brain.prompting import chat_messages
-from ..sim.dialogue import exchanges
+from ..sim.dialogue import ASKS, exchanges
 from ..sim.world import SIGNS, make_scene
 
 IGNORE = -100                    # label of a token that is not learnt (the prompt)
@@ -33,13 +33,16 @@ class Example:
 
 
 def world_examples(seeds: Iterable[int], *, per_scene: int = 4, history_turns: int = 1,
-                   sign_share: float = 0.15, seed: int = 0) -> Iterator[Example]:
-    """`per_scene` questions about each generated scene; some with remembered turns and signs on the wall."""
+                   sign_share: float = 0.15, seed: int = 0, asks: tuple[str, ...] = ASKS) -> Iterator[Example]:
+    """`per_scene` questions about each generated scene; some with remembered turns and signs on the wall.
+
+    `asks`: the kinds of question, each drawn with equal chance (repeat one to ask it more often).
+    """
     rng = np.random.default_rng(seed)
     for scene_seed in seeds:
         sign = str(rng.choice(SIGNS)) if rng.random() < sign_share else ""
         scene = make_scene(scene_seed, sign=sign)
-        asked = exchanges(scene, np.random.default_rng(scene_seed + 7919), per_scene + history_turns)
+        asked = exchanges(scene, np.random.default_rng(scene_seed + 7919), per_scene + history_turns, asks)
         for i in range(history_turns, len(asked)):
             remembered = int(rng.integers(0, history_turns + 1))
             history = tuple((e.question, e.response()) for e in asked[i - remembered:i])
@@ -62,9 +65,11 @@ def corpus(system_prompt: str, examples: Iterable[Example]) -> Iterator[str]:
 class Encoder:
     """Examples → token ids, labels and pixel tensors for one processor and system prompt."""
 
-    def __init__(self, processor, system_prompt: str, *, max_image_edge: int = 1024) -> None:
+    def __init__(self, processor, system_prompt: str, *, max_image_edge: int = 1024,
+                 pictures_after_text: bool = False) -> None:
         self.processor = processor
         self.system_prompt = system_prompt
+        self.pictures_after_text = pictures_after_text
         self.max_image_edge = max_image_edge
         self.eos_id = processor.tokenizer.convert_tokens_to_ids(processor.tokenizer.eos_token)
         self._pixels: dict[int, tuple] = {}      # id(picture) → (picture, its tensors)
@@ -75,7 +80,8 @@ class Encoder:
         for question, reply in example.history:
             history += [{"role": "user", "content": [{"type": "text", "text": question}]},
                         {"role": "assistant", "content": [{"type": "text", "text": reply}]}]
-        messages = chat_messages(system, history, example.question, int(example.image is not None))
+        messages = chat_messages(system, history, example.question, int(example.image is not None),
+                                 pictures_after_text=self.pictures_after_text)
         return self.processor.apply_chat_template(messages, add_generation_prompt=True)
 
     def encode(self, example: Example) -> dict:

@@ -112,7 +112,8 @@ def train(model, encoded: list[dict], settings: Settings, pad_id: int, *,
     return Trained(step + (not capped), round(time.monotonic() - started, 1), losses, capped, extra_losses)
 
 
-def check(model, processor, examples: list[Example], system_prompt: str, *, max_new_tokens: int = 120) -> dict:
+def check(model, processor, examples: list[Example], system_prompt: str, *, max_new_tokens: int = 120,
+          pictures_after_text: bool = False) -> dict:
     """Greedy, schema-constrained replies to `examples`: the share whose say and intents match exactly, per ask."""
     import torch
 
@@ -120,7 +121,7 @@ def check(model, processor, examples: list[Example], system_prompt: str, *, max_
     from ..intents.skills import load_skills, response_schema
     tokenizer = processor.tokenizer
     constraint = JsonConstraint(tokenizer, model.config.text_config.vocab_size, response_schema(load_skills()))
-    encoder = Encoder(processor, system_prompt)
+    encoder = Encoder(processor, system_prompt, pictures_after_text=pictures_after_text)
     device = next(model.parameters()).device
     by_ask: dict[str, list[int]] = {}
     wrong = []

@@ -90,6 +90,34 @@ def test_sample_bag_replays_with_the_available_stages(tmp_path):
     assert "answers are noise" in text and "the demo ear" in text and "hears noise" not in text
 
 
+def test_make_demo_the_demo_brain_answers_the_sample_bag_right(tmp_path):
+    """`make demo`: the shipped demo ear and brain answer the bag's questions with the scene's facts and intents."""
+    from robot_brain.evaluate import answer_states_the_facts
+    from robot_brain.samples import SAMPLE_SEED
+    from robot_brain.sim import make_scene
+    config = Config()
+    config.asr.model, config.brain.model = "demo-ear", "demo-tabletop"
+    result = replay(SAMPLE, tmp_path / "out", config, progress=False)
+    scene = make_scene(SAMPLE_SEED)
+    objects = [{"colour": o.colour, "kind": o.kind, "column": o.column, "row": o.row} for o in scene.objects]
+    turns = {e["text"]: e["turn"] for e in result.events if e["type"] == "turn"}
+    assert list(turns) == ["what do you see", "where is the red cup", "point at the blue ball"]
+    said = {text: " ".join(e["text"] for e in result.events if e["type"] == "reply" and e["turn"] == turn)
+            for text, turn in turns.items()}
+    for ask, question in (("what do you see", "what do you see"), ("where is", "where is the red cup")):
+        assert answer_states_the_facts(ask, question, said[question], objects, {"waving": True}), said[question]
+    assert "blue ball" in said["point at the blue ball"]
+    ball = scene.find("blue", "ball")[0]
+    acted = [e for e in result.events if e["type"] == "gate" and e["decision"] == "accepted"]
+    assert [e["verb"] for e in acted] == ["point_at", "stop"]
+    target = acted[0]["intent"]["target"]
+    assert target["label"] == "blue ball" and acted[0]["turn"] == turns["point at the blue ball"]
+    assert max(abs(a - b) for a, b in zip(target["point_norm"], ball.point)) < 0.1
+    assert [e["intent"] for e in result.events if e["type"] == "intent"] == ["point_at", "stop"]
+    text = account(result)
+    assert "the demo brain" in text and "answers are noise" not in text
+
+
 def test_the_default_tiny_random_ear_hears_noise_and_its_guard_drops_it(tmp_path):
     result = replay(SAMPLE, tmp_path / "out", progress=False)
     assert [e["text"] for e in result.events if e["type"] == "turn"] == ["point at the blue ball"]

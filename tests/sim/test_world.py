@@ -69,6 +69,8 @@ def test_answers_fit_the_brains_schema_and_say_the_truth():
     assert all(o.name in said for o in scene.objects) and "person" in said
     obj = scene.objects[0]
     assert where_is(scene, obj.colour, obj.kind).say == f"The {obj.name} is {obj.place}."
+    assert act_on(scene, "point_at", obj.colour, obj.kind).say == f"Pointing at the {obj.name} {obj.place}."
+    assert act_on(scene, "pick_up", obj.colour, obj.kind).say == f"I will pick up the {obj.name} {obj.place}."
     for kind in ("cube", "ball", "cup", "bottle", "box"):
         number = how_many(scene, kind).say.split()[2]
         assert ["no", "one", "two", "three", "four"].index(number) == len(scene.find(None, kind))

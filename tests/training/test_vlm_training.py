@@ -49,10 +49,11 @@ def test_every_generated_reply_is_one_the_constrained_decoder_can_write():
 
 
 @pytest.mark.slow
-def test_training_prompts_are_exactly_what_the_brain_sends(tiny_vlm_dir, tmp_path):
+@pytest.mark.parametrize("after", [False, True])
+def test_training_prompts_are_exactly_what_the_brain_sends(tiny_vlm_dir, tmp_path, after):
     folder = tmp_path / "model"
     shutil.copytree(tiny_vlm_dir, folder)
-    TrainedPrompt("You are a test robot.", 1).save(folder)
+    TrainedPrompt("You are a test robot.", 1, pictures_after_text=after).save(folder)
     brain = VLMBrain(folder, max_new_tokens=30)
     scene = make_scene(5)
     with Pipeline([brain]) as pipeline:
@@ -63,9 +64,11 @@ def test_training_prompts_are_exactly_what_the_brain_sends(tiny_vlm_dir, tmp_pat
         [remembered] = brain.memory.recent()                  # the trained history (1 turn), not the configured 4
         pipeline.push(Turn(text="how many cups", turn=3, language="en"))
         assert pipeline.wait_idle(60)
-        encoder = Encoder(brain.processor, "You are a test robot.")
+        encoder = Encoder(brain.processor, "You are a test robot.", pictures_after_text=after)
         example = Example(scene.image, "how many cups", "", ((remembered.user, remembered.reply),), "en")
         assert encoder.prompt(example) == brain.last_prompt
+    question, picture = brain.last_prompt.rindex("how many cups"), brain.last_prompt.rindex("<image>")
+    assert (question < picture) == after                           # where the model learnt to find the picture
     assert "Skills:" not in brain.last_prompt                      # the trained prompt replaced the configured one
 
 
@@ -194,6 +197,11 @@ def test_a_broken_prompt_file_is_named(tmp_path):
     (tmp_path / PROMPT_FILE).write_text("{not json")
     with pytest.raises(ValueError, match=PROMPT_FILE):
         trained_prompt(tmp_path)
+    (tmp_path / PROMPT_FILE).write_text('{"system_prompt": "x", "pictures_after_text": "yes"}')
+    with pytest.raises(ValueError, match="not true or false"):
+        trained_prompt(tmp_path)
+    (tmp_path / PROMPT_FILE).write_text('{"system_prompt": "x", "history_turns": 2}')        # an older folder
+    assert trained_prompt(tmp_path) == TrainedPrompt("x", 2, pictures_after_text=False)
     assert trained_prompt(tmp_path / "elsewhere") is None
 
 
