@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the offline demo brain (models/demo-tabletop) from scratch on the synthetic table-top world.
 
-    .venv/bin/python scripts/train_demo_vlm.py --threads 2     # seed 0: 25 min on two free cores
+    .venv/bin/python scripts/train_demo_vlm.py                 # seed 0: 45 min on one core (models/demo-tabletop)
     .venv/bin/python scripts/train_demo_vlm.py --steps 200 --scenes 500 --out /tmp/try   # a quick try
 
 Scenes 0..N-1 of the generator (`robot-brain eval --seed 0`) are the training set; every other eval seed is
@@ -37,9 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "models" / "demo-tabletop", help="model folder to write")
-    parser.add_argument("--scenes", type=int, default=8000, help="training scenes (generator seeds 0..N-1)")
+    parser.add_argument("--scenes", type=int, default=12000, help="training scenes (generator seeds 0..N-1)")
     parser.add_argument("--per-scene", type=int, default=3, help="questions per scene")
-    parser.add_argument("--steps", type=int, default=4000, help="optimiser steps")
+    parser.add_argument("--steps", type=int, default=6000, help="optimiser steps")
     parser.add_argument("--batch-size", type=int, default=Settings.batch_size)
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, data order and sampling")
@@ -149,8 +149,8 @@ def save(out: Path, model, processor, shape: Shape, settings: Settings, trained,
               "parameters": params, "scenes": args.scenes, "per_scene": args.per_scene, "settings": settings.__dict__,
               "probe_weight": args.probe_weight, "probe_labels": args.probe_labels,
               "token_probe_weight": args.token_probe_weight, "tie_words": args.tie_words,
-              "guide_weight": args.guide_weight, "guide_layer": args.guide_layer, "opening": args.opening,
-              "pictures_after_text": args.pictures_after_text, "asks": TRAINING_ASKS,
+              "guide_weight": args.guide_weight, "guide_layer": args.guide_layer,
+              "opening": args.opening, "pictures_after_text": args.pictures_after_text, "asks": TRAINING_ASKS,
               "device": args.device,
               "training": trained.as_dict(), "held_out_check": result}
     (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")
