@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from robot_brain.sim.dialogue import ASKS  # noqa: E402
 from robot_brain.training.attention_guide import AttentionGuide, target_token  # noqa: E402
+from robot_brain.training.match_probe import MatchProbe  # noqa: E402
 from robot_brain.training.demo_vlm import HISTORY_TURNS, SYSTEM_PROMPT, Shape, build, describe, train_tokenizer  # noqa: E402
 from robot_brain.training.vlm_data import Encoder, corpus, world_examples  # noqa: E402
 from robot_brain.training.vision_probe import LABELS, VisionProbe, patch_labels  # noqa: E402
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--guide-weight", type=float, default=0.0,
                         help="weight of the attention guide (one head looks at the object the question names; 0: off)")
     parser.add_argument("--guide-layer", type=int, default=2, help="language-model layer of the guided head")
+    parser.add_argument("--match-weight", type=float, default=0.0,
+                        help="weight of a probe on the image tokens: does this one show what the question names? (0: none)")
+    parser.add_argument("--match-layer", type=int, default=1, help="language-model layer the match probe reads")
     parser.add_argument("--tie-words", action=argparse.BooleanOptionalAction, default=True,
                         help="the token probe scores each class by likeness to the embedding of the word naming it")
     parser.add_argument("--probe-labels", default=",".join(LABELS),
@@ -86,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         encoded.append(encoder.encode(example))
         encoded[-1]["patch_labels"] = patch_labels(example.tags["objects"], grid)
         encoded[-1]["token_labels"] = patch_labels(example.tags["objects"], grid // shape.scale_factor)
+        encoded[-1]["ask"] = example.tags["ask"]
         encoded[-1]["target_token"] = target_token(example.tags["ask"], example.question, example.tags["objects"],
                                                    example.tags["person"], grid // shape.scale_factor)
         if (i + 1) % 5000 == 0 or i + 1 == len(examples):
@@ -105,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     aids = [(weight, VisionProbe(model, labels, at=at, tokenizer=tokenizer if tied else None))     # auxiliary losses
             for weight, at, tied in ((args.probe_weight, "encoder", False),
                                      (args.token_probe_weight, "tokens", args.tie_words)) if weight]
+    if args.match_weight:
+        aids.append((args.match_weight, MatchProbe(model, layer=args.match_layer)))
     if args.guide_weight:
         model.set_attn_implementation("eager")          # the guide reads the head's attention weights
         aids.append((args.guide_weight, AttentionGuide(model, layer=args.guide_layer)))
@@ -150,6 +157,7 @@ def save(out: Path, model, processor, shape: Shape, settings: Settings, trained,
               "probe_weight": args.probe_weight, "probe_labels": args.probe_labels,
               "token_probe_weight": args.token_probe_weight, "tie_words": args.tie_words,
               "guide_weight": args.guide_weight, "guide_layer": args.guide_layer,
+              "match_weight": args.match_weight, "match_layer": args.match_layer,
               "opening": args.opening, "pictures_after_text": args.pictures_after_text, "asks": TRAINING_ASKS,
               "device": args.device,
               "training": trained.as_dict(), "held_out_check": result}

@@ -357,3 +357,37 @@ def test_the_attention_guide_turns_a_head_to_the_named_object():
     assert after < before / 2 and trained.extra_losses[-1] < trained.extra_losses[0]
     with pytest.raises(ValueError, match="layers 0..1"):
         AttentionGuide(model, layer=2)
+
+
+@pytest.mark.slow
+def test_the_match_probe_scores_only_questions_that_name_something_and_trains_the_layers_below_it():
+    from robot_brain.training.match_probe import MatchProbe
+    examples = list(world_examples(range(30), per_scene=2, history_turns=0))
+    tokenizer = train_tokenizer(corpus(SYSTEM_PROMPT, examples), SMALL.vocab)
+    model, processor = build(tokenizer, SMALL)
+    encoder = Encoder(processor, SYSTEM_PROMPT, pictures_after_text=True)
+    grid = SMALL.image_edge // SMALL.patch // SMALL.scale_factor
+    encoded = [{**encoder.encode(e), "ask": e.tags["ask"],
+                "target_token": target_token(e.tags["ask"], e.question, e.tags["objects"], e.tags["person"], grid)}
+               for e in examples]
+    keys = set(model.state_dict())
+    probe = MatchProbe(model, layer=0)
+    unnamed = [e for e in encoded if e["ask"] in ("how many", "what do you see", "stop")][:4]
+    model(**collate(unnamed, tokenizer.pad_token_id))
+    assert probe.loss(unnamed).item() == 0.0                                   # nothing named: nothing scored
+    named = [e for e in encoded if e["ask"] in ("where is", "point at", "pick up")][:6]
+    assert any(e["target_token"] >= 0 for e in named)
+    model.zero_grad()
+    model(**collate(named, tokenizer.pad_token_id))
+    probe.loss(named).backward()
+    layers = model.model.text_model.layers
+    assert layers[0].self_attn.q_proj.weight.grad.abs().sum() > 0             # the matching is learnt below it
+    assert layers[1].self_attn.q_proj.weight.grad is None or not layers[1].self_attn.q_proj.weight.grad.any()
+    model.zero_grad()
+    trained = train(model, encoded, Settings(steps=30, batch_size=8, lr=3e-3, warmup=3), tokenizer.pad_token_id,
+                    report_every=10, extra_loss=probe.loss, extra_parameters=tuple(probe.parameters()))
+    probe.remove()
+    assert trained.extra_losses[-1] < trained.extra_losses[0]
+    assert set(model.state_dict()) == keys                                     # the saved model is a plain Idefics3
+    with pytest.raises(ValueError, match="layers 0..1"):
+        MatchProbe(model, layer=2)
