@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the offline demo brain (models/demo-tabletop) from scratch on the synthetic table-top world.
 
-    .venv/bin/python scripts/train_demo_vlm.py                 # seed 0: 45 min on one core (models/demo-tabletop)
+    .venv/bin/python scripts/train_demo_vlm.py --threads 2     # seed 0: 28 min on two free cores (models/demo-tabletop)
     .venv/bin/python scripts/train_demo_vlm.py --steps 200 --scenes 500 --out /tmp/try   # a quick try
 
 Scenes 0..N-1 of the generator (`robot-brain eval --seed 0`) are the training set; every other eval seed is
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--guide-weight", type=float, default=0.0,
                         help="weight of the attention guide (one head looks at the object the question names; 0: off)")
     parser.add_argument("--guide-layer", type=int, default=2, help="language-model layer of the guided head")
-    parser.add_argument("--match-weight", type=float, default=0.0,
+    parser.add_argument("--match-weight", type=float, default=1.0,
                         help="weight of a probe on the image tokens: does this one show what the question names? (0: none)")
     parser.add_argument("--match-layer", type=int, default=1, help="language-model layer the match probe reads")
     parser.add_argument("--tie-words", action=argparse.BooleanOptionalAction, default=True,
