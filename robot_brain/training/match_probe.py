@@ -3,8 +3,8 @@
 With the question before the picture (prompting.chat_messages(pictures_after_text=True)), each image token can read
 the question. The probe is a linear layer on one language-model layer's output at the image tokens that predicts,
 from the scene's truth, whether that token holds the object the question names (the person's face for "look at
-me"): the matching happens where the picture is, and the reply then only has to look for the token that says
-"me". Only questions that name something are scored; for an absent object no token may say so. The probe is
+me"): the matching happens where the picture is, and the reply then only has to look for the flagged token.
+Only questions that name something are scored; for an absent object no token may say so. The probe is
 dropped after training, so the saved model is a plain Idefics3.
 """
 from __future__ import annotations
