@@ -123,18 +123,20 @@ def test_make_demo_the_demo_brain_answers_each_question_in_kind(demo_replay):
 
 
 def _sample_truth():
+    """The sample scene and its objects and person as an episode's truth.json has them (what eval scores with)."""
+    from dataclasses import asdict
     from robot_brain.samples import SAMPLE_SEED
     from robot_brain.sim import make_scene
     scene = make_scene(SAMPLE_SEED)
-    return scene, [{"colour": o.colour, "kind": o.kind, "column": o.column, "row": o.row} for o in scene.objects]
+    return scene, [asdict(o) for o in scene.objects], asdict(scene.person)
 
 
 def test_make_demo_the_demo_brain_finds_what_the_questions_name(demo_replay):
     from robot_brain.evaluate import answer_states_the_facts
-    scene, objects = _sample_truth()
+    scene, objects, person = _sample_truth()
     said = _said_per_question(demo_replay)
     assert answer_states_the_facts("where is", "where is the red cup", said["where is the red cup"], objects,
-                                   {"waving": True}), said["where is the red cup"]
+                                   person), said["where is the red cup"]
     [pointing] = [e for e in demo_replay.events if e["type"] == "intent" and e["intent"] == "point_at"]
     ball = scene.find("blue", "ball")[0]
     assert max(abs(a - b) for a, b in zip(pointing["data"]["target"]["point_norm"], ball.point)) < 0.1
@@ -144,9 +146,9 @@ def test_make_demo_the_demo_brain_finds_what_the_questions_name(demo_replay):
                                        "bag it names the red cup and the black cup wrongly")
 def test_make_demo_the_demo_brain_lists_the_sample_scene_right(demo_replay):
     from robot_brain.evaluate import answer_states_the_facts
-    _, objects = _sample_truth()
+    _, objects, person = _sample_truth()
     said = _said_per_question(demo_replay)["what do you see"]
-    assert answer_states_the_facts("what do you see", "what do you see", said, objects, {"waving": True}), said
+    assert answer_states_the_facts("what do you see", "what do you see", said, objects, person), said
 
 
 def test_the_default_tiny_random_ear_hears_noise_and_its_guard_drops_it(tmp_path):
