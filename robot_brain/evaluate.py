@@ -4,7 +4,8 @@ For each of `n` scenes (generator seeds `seed * 100_000 + i`, so another --seed 
 bag is written and replayed. Each question is matched to what the robot did in the time after it was said:
 - asr_wer: word error rate of what was transcribed in that time against the question (1.0 when nothing was);
 - answer_accuracy: questions answered in words (what do you see, where is, how many, is anyone there) whose
-  reply states the facts (every object named; the right side and row or "don't see"; the right number; yes/no);
+  reply states the facts (every object named; the right side and row or "don't see"; the right number of the
+  asked kind; yes/no);
 - intent_accuracy: questions that call for an action whose gate decisions carry exactly the right verbs and
   targets (a point within 0.1 of the truth; a risky verb waiting for its yes counts);
 - false_intent_rate: questions that call for no action after which an action was accepted or asked about.
@@ -22,7 +23,7 @@ from typing import Callable
 from .config import Config
 from .pipeline import Stage
 from .replay import replay
-from .sim.dialogue import ASKS, WORDS_ONLY
+from .sim.dialogue import ASKS, WORDS_ONLY, counted_kind
 from .sim.episodes import GAP_S, Asked, Episode, write_episode
 from .sim.world import COLUMNS, SIGNS
 
@@ -102,9 +103,10 @@ def answer_states_the_facts(ask: str, question: str, said: str, objects: list[di
         return text.startswith("yes") == (person is not None) and (text.startswith("yes") or text.startswith("no"))
     words = _words(question)
     if ask == "how many":
-        kind = "box" if words[-1] == "boxes" else words[-1][:-1]          # "how many cups" → cup
+        kind = counted_kind(question)
         count = sum(1 for o in objects if o["kind"] == kind)
-        return NUMBERS[count] in text.split()
+        said = text.split()
+        return NUMBERS[count] in said and (kind in said or words[-1] in said)
     colour, kind = words[-2], words[-1]                                    # "where is the red cup"
     found = [o for o in objects if o["colour"] == colour and o["kind"] == kind]
     if not found:

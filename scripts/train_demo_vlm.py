@@ -21,16 +21,17 @@ sys.path.insert(0, str(ROOT))
 
 from robot_brain.sim.dialogue import ASKS  # noqa: E402
 from robot_brain.training.attention_guide import AttentionGuide, target_token  # noqa: E402
-from robot_brain.training.match_probe import MatchProbe  # noqa: E402
+from robot_brain.training.match_probe import MatchProbe, matching_tokens  # noqa: E402
 from robot_brain.training.demo_vlm import HISTORY_TURNS, SYSTEM_PROMPT, Shape, build, describe, train_tokenizer  # noqa: E402
 from robot_brain.training.vlm_data import Encoder, corpus, world_examples  # noqa: E402
 from robot_brain.training.vision_probe import LABELS, VisionProbe, patch_labels  # noqa: E402
 from robot_brain.training.vlm_train import Settings, check, train  # noqa: E402
 
 NAMING_ASKS = ("where is", "point at", "pick up", "how many")      # replies that repeat the question's object
-# The kinds of question trained on, drawn with equal chance: the ones that must find things in the picture more
-# often than "stop", "look at me" and "is anyone there", which the model learns in a few hundred steps.
-TRAINING_ASKS = ASKS + ("what do you see", "what do you see", "where is", "point at", "pick up", "how many")
+# The kinds of question trained on, drawn with equal chance: the ones that must find things in the picture (or
+# the face's exact place) more often than "stop" and "is anyone there", which the model learns in a few hundred steps.
+TRAINING_ASKS = ASKS + ("what do you see", "what do you see", "where is", "point at", "pick up", "how many",
+                        "how many", "look at me")
 HELD_OUT_SEED = 9          # scenes 900000.. for the check at the end (eval's default held-out seed is 1)
 
 
@@ -88,11 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     grid = shape.image_edge // shape.patch
     for i, example in enumerate(examples):
         encoded.append(encoder.encode(example))
-        encoded[-1]["patch_labels"] = patch_labels(example.tags["objects"], grid)
-        encoded[-1]["token_labels"] = patch_labels(example.tags["objects"], grid // shape.scale_factor)
-        encoded[-1]["ask"] = example.tags["ask"]
-        encoded[-1]["target_token"] = target_token(example.tags["ask"], example.question, example.tags["objects"],
-                                                   example.tags["person"], grid // shape.scale_factor)
+        objects, face, ask = example.tags["objects"], example.tags["person"], example.tags["ask"]
+        encoded[-1]["patch_labels"] = patch_labels(objects, grid, face)
+        encoded[-1]["token_labels"] = patch_labels(objects, grid // shape.scale_factor, face)
+        encoded[-1]["ask"] = ask
+        encoded[-1]["target_token"] = target_token(ask, example.question, objects, face, grid // shape.scale_factor)
+        encoded[-1]["match_tokens"] = matching_tokens(ask, example.question, objects, face, grid // shape.scale_factor)
         if (i + 1) % 5000 == 0 or i + 1 == len(examples):
             print(f"  encoded {i + 1}/{len(examples)}", flush=True)
     params = sum(p.numel() for p in model.parameters())

@@ -39,6 +39,12 @@ def _plural(kind: str) -> str:
     return kind + ("es" if kind.endswith("x") else "s")
 
 
+def counted_kind(question: str) -> str:
+    """The kind a "how many" question asks about: "how many boxes" → "box"."""
+    word = question.split()[-1]
+    return word[:-2] if word.endswith("xes") else word[:-1]
+
+
 def _point(point: tuple[float, float]) -> list[float]:
     """An image point as the brain writes it: two decimals are finer than any target needs."""
     return [round(point[0], 2), round(point[1], 2)]

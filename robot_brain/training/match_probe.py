@@ -3,20 +3,34 @@
 With the question before the picture (prompting.chat_messages(pictures_after_text=True)), each image token can read
 the question. The probe is a linear layer on one language-model layer's output at the image tokens that predicts,
 from the scene's truth, whether that token holds the object the question names (the person's face for "look at
-me"): the matching happens where the picture is, and the reply then only has to look for the flagged token.
-Only questions that name something are scored; for an absent object no token may say so. The probe is
-dropped after training, so the saved model is a plain Idefics3.
+me"; every object of the asked kind for "how many"): the matching happens where the picture is, and the reply
+then only has to look for (or count) the flagged tokens. Only questions that name something are scored; for an
+absent object no token may say so. The probe is dropped after training, so the saved model is a plain Idefics3.
 """
 from __future__ import annotations
 
-from .attention_guide import NAMING
+from typing import Iterable
 
-SCORED = NAMING + ("look at me",)
+from ..sim.dialogue import counted_kind
+from ..sim.world import SceneObject
+from .attention_guide import NAMING, target_token
+from .vision_probe import cell_of
+
+SCORED = NAMING + ("look at me", "how many")
+
+
+def matching_tokens(ask: str, question: str, objects: Iterable[SceneObject], person_point, grid: int) -> list[int]:
+    """Row-major indices of the image tokens (on a grid x grid picture) that show what the question names."""
+    if ask == "how many":
+        kind = counted_kind(question)
+        return sorted({cell_of(o.point, grid) for o in objects if o.kind == kind})
+    token = target_token(ask, question, objects, person_point, grid)
+    return [token] if token >= 0 else []
 
 
 class MatchProbe:
     """Keeps one language-model layer's output on each forward pass and scores its image tokens against
-    each example's "target_token" (attention_guide.target_token) for examples whose "ask" is in SCORED."""
+    each example's "match_tokens" (matching_tokens above) for examples whose "ask" is in SCORED."""
 
     def __init__(self, model, *, layer: int) -> None:
         import torch
@@ -51,8 +65,7 @@ class MatchProbe:
             if len(image) == 0:
                 continue
             target = torch.zeros(len(image), device=hidden.device)
-            if example.get("target_token", -1) >= 0:
-                target[example["target_token"]] = 1.0
+            target[list(example.get("match_tokens", ()))] = 1.0
             rows.append(self.head(hidden[row, image]).squeeze(-1))
             labels.append(target)
         if not rows:

@@ -6,7 +6,8 @@ got the same list whatever the picture. The probe is a linear layer on the encod
 predicts, from the scene's ground truth, the colour, the kind and the place (column and row on the table) of
 the object under each patch: an object straddles several image tokens, and a reply must say where it stands.
 Its loss is added to the reply loss while training; the probe is then dropped, so the saved model is a plain
-Idefics3.
+Idefics3. The "face_x" label is where across the picture, to the hundredth, the person's face is in the patch
+that shows it: a face stands anywhere along the wall, and "look at me" writes its point that finely.
 """
 from __future__ import annotations
 
@@ -18,14 +19,24 @@ from ..sim.world import COLOURS, COLUMNS, HEIGHT, KINDS, ROWS, WIDTH, SceneObjec
 
 COLOUR_NAMES = tuple(COLOURS)
 MIN_COVER = 0.2              # share of a patch an object must cover to label it
-LABELS = {"colour": len(COLOUR_NAMES), "kind": len(KINDS), "column": len(COLUMNS), "row": len(ROWS)}
-# The words a reply uses for each class of each label (the centre column is said "in the middle").
-WORDS = {"colour": COLOUR_NAMES, "kind": KINDS, "column": ("left", "middle", "right"), "row": ROWS}
+HUNDREDTHS = 100
+LABELS = {"colour": len(COLOUR_NAMES), "kind": len(KINDS), "column": len(COLUMNS), "row": len(ROWS),
+          "face_x": HUNDREDTHS}
+# The words a reply uses for each class of each label (the centre column is said "in the middle"); an x of 0.56
+# is written "0.56" and the class's word is what follows the point ("56"; "5" for 0.5), without a space before it.
+WORDS = {"colour": COLOUR_NAMES, "kind": KINDS, "column": ("left", "middle", "right"), "row": ROWS,
+         "face_x": tuple(str(round(k / HUNDREDTHS, 2))[2:] for k in range(HUNDREDTHS))}
+SPACED = {"colour": True, "kind": True, "column": True, "row": True, "face_x": False}
 
 
-def patch_labels(objects: Iterable[SceneObject], grid: int) -> np.ndarray:
-    """[grid * grid, 4] class ids, row-major over the picture: (colour, kind, column, row), 1-based; 0 where no
-    object is.
+def hundredths(fraction: float) -> int:
+    """The class of an x (a fraction of the width) as the reply writes it: round(x, 2), in hundredths."""
+    return min(HUNDREDTHS - 1, max(0, int(round(fraction * HUNDREDTHS))))
+
+
+def patch_labels(objects: Iterable[SceneObject], grid: int, face: tuple[float, float] | None = None) -> np.ndarray:
+    """[grid * grid, 5] class ids, row-major over the picture: (colour, kind, column, row, face_x), 1-based; 0
+    where no object (or no face) is. `face`: the person's face in image fractions.
 
     The model's picture is the whole camera picture stretched to a square, so patch (r, c) covers the
     fractions [c / grid, (c + 1) / grid] of the width and [r / grid, (r + 1) / grid] of the height. An object
@@ -41,8 +52,11 @@ def patch_labels(objects: Iterable[SceneObject], grid: int) -> np.ndarray:
         covered = np.outer(down, across) >= MIN_COVER
         covered.flat[cell_of(obj.point, grid)] = True
         labels[covered] = (COLOUR_NAMES.index(obj.colour) + 1, KINDS.index(obj.kind) + 1,
-                           COLUMNS.index(obj.column) + 1, ROWS.index(obj.row) + 1)
-    return labels.reshape(-1, len(LABELS))
+                           COLUMNS.index(obj.column) + 1, ROWS.index(obj.row) + 1, 0)
+    labels = labels.reshape(-1, len(LABELS))
+    if face is not None:
+        labels[cell_of(face, grid), list(LABELS).index("face_x")] = hundredths(face[0]) + 1
+    return labels
 
 
 def cell_of(point, grid: int) -> int:
@@ -78,8 +92,9 @@ class VisionProbe:
             raise ValueError("word-tied classes need the image tokens (at='tokens'), where words live")
         self.heads = {list(LABELS).index(name): torch.nn.Linear(width, LABELS[name] + 1, device=device)
                       if tokenizer is None else
-                      _WordHead(model.get_input_embeddings(), [tokenizer(" " + w, add_special_tokens=False).input_ids
-                                                               for w in WORDS[name]])
+                      _WordHead(model.get_input_embeddings(),
+                                [tokenizer(" " * SPACED[name] + w, add_special_tokens=False).input_ids
+                                 for w in WORDS[name]])
                       for name in labels}
         self._features = None
         self._hook = module.register_forward_hook(self._keep)

@@ -92,6 +92,8 @@ def test_answers_are_checked_for_their_facts():
     assert answer_states_the_facts("where is", "where is the green box", "I don't see a green box.", [cup], None)
     assert answer_states_the_facts("how many", "how many cups", "I see one cup.", [cup, ball], None)
     assert not answer_states_the_facts("how many", "how many cups", "I see two cups.", [cup, ball], None)
+    assert not answer_states_the_facts("how many", "how many cups", "I see one ball.", [cup, ball], None)
+    assert answer_states_the_facts("how many", "how many boxes", "I see no boxes.", [cup, ball], None)
     assert answer_states_the_facts("what do you see", "what do you see", "A red cup and a blue ball.", [cup, ball],
                                    None)
     assert not answer_states_the_facts("what do you see", "what do you see", "A red cup and a person.", [cup, ball],

@@ -10,7 +10,8 @@ from robot_brain.frames import GateDecision, IntentProposal, Turn
 from robot_brain.intents.gate import Gate
 from robot_brain.intents.skills import load_skills, response_schema
 from robot_brain.sim import exchanges, make_scene
-from robot_brain.sim.dialogue import ASKS, act_on, anyone_there, how_many, look_at_me, what_do_you_see, where_is
+from robot_brain.sim.dialogue import (ASKS, act_on, anyone_there, counted_kind, how_many, look_at_me, what_do_you_see,
+                                      where_is)
 from robot_brain.sim.world import COLOURS, HEIGHT, WIDTH
 
 SEEDS = range(40)
@@ -74,6 +75,7 @@ def test_answers_fit_the_brains_schema_and_say_the_truth():
     for kind in ("cube", "ball", "cup", "bottle", "box"):
         number = how_many(scene, kind).say.split()[2]
         assert ["no", "one", "two", "three", "four"].index(number) == len(scene.find(None, kind))
+        assert counted_kind(how_many(scene, kind).question) == kind
     assert look_at_me(scene).intents[0]["point"] == [round(v, 2) for v in scene.person.point]
     assert anyone_there(scene).say.startswith("Yes")
     missing = next(c for c in COLOURS if not scene.find(c, "ball"))
