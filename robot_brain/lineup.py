@@ -1,6 +1,7 @@
 """The standard line-up of stages, in pipeline order, and which of them this version provides."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -14,11 +15,13 @@ from .turns import TurnTaker
 
 @dataclass
 class Shared:
-    """What several stages of one line-up share: the robot's speaking state, where its voice goes, and
-    whether the safety gate waits for a yes/no (so turn taking sends the answer to the gate)."""
+    """What several stages of one line-up share: the robot's speaking state, where its voice goes,
+    whether the safety gate waits for a yes/no (so turn taking sends the answer to the gate), and the clock
+    the gate's time windows run on (a replay's is the bag's time)."""
     speaking: SpeakingState
     sink: AudioSink | None = None        # None: from tts.output
     confirmations: ConfirmationBoard = field(default_factory=ConfirmationBoard)
+    clock: Callable[[], float] = time.monotonic
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def _intent_gate(config: Config, shared: Shared) -> Stage:
     gate = Gate(skills, confirm_timeout_s=c.confirm_timeout_s, max_per_minute=c.max_per_minute,
                 repeat_window_s=c.repeat_window_s, min_confidence=c.min_confidence, require_point=c.require_point,
                 turn_ttl_s=c.turn_ttl_s, camera=camera, extrinsic=extrinsic, audit=audit, board=shared.confirmations)
-    return IntentGate(gate)
+    return IntentGate(gate, clock=shared.clock)
 
 
 def _speech_out(config: Config, shared: Shared) -> Stage:
@@ -151,14 +154,16 @@ LINEUP: tuple[StageSlot, ...] = (
 
 def build_lineup(config: Config, *, sink: AudioSink | None = None, only: set[str] | None = None,
                  shared: Shared | None = None, swap: dict[str, Stage] | None = None,
-                 ) -> tuple[list[Stage], list[StageSlot], list[str]]:
+                 clock: Callable[[], float] = time.monotonic) -> tuple[list[Stage], list[StageSlot], list[str]]:
     """The stages this version can build, the slots it cannot, and notes the user must see.
 
     `sink`: where the robot's voice goes (default: tts.output). `only`: build just these slots.
     `shared`: state the caller wants to reach too (e.g. a node that learns the speaking state over a topic).
     `swap`: stages to use in place of the slots of the same name (stand-ins at a seam); they are not built.
+    `clock`: seconds for the safety gate's windows (repeats, rate limit, confirmation timeout).
     """
-    shared = shared or Shared(speaking=SpeakingState(tail_s=config.hearing.self_speech_tail_s), sink=sink)
+    shared = shared or Shared(speaking=SpeakingState(tail_s=config.hearing.self_speech_tail_s), sink=sink,
+                              clock=clock)
     swap = swap or {}
     stages, missing, notes = [], [], []
     for slot in LINEUP:

@@ -56,6 +56,7 @@ def replay(bag: str | Path, out_dir: str | Path, config: Config | None = None, *
     total = len(source)                      # opens the bag: a broken one fails here, before any output
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    clock = _BagClock()
     if stages is None:
         if not config.gate.audit_log:
             config = dataclasses.replace(config, gate=dataclasses.replace(config.gate,
@@ -65,10 +66,9 @@ def replay(bag: str | Path, out_dir: str | Path, config: Config | None = None, *
             # wall-clock seconds after it spoke would swallow whole utterances of the bag.
             config = dataclasses.replace(config, hearing=dataclasses.replace(config.hearing, self_speech_tail_s=0.0))
         stages, missing, notes = build_lineup(config, sink=NullSink(realtime=config.replay.pace == "realtime"),
-                                              swap=swap)
+                                              swap=swap, clock=lambda: clock.now)
     else:
         missing, notes = [], []
-    clock = _BagClock()
     events = EventLog(out_dir / "events.jsonl", stamp=lambda: clock.now)
     bag_out = out_dir / "bag"
     if bag_out.exists():

@@ -15,7 +15,7 @@ import time
 import unicodedata
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 
 from ..frames import (ActionIntent, CameraInfoFrame, Confirmation, Frame, GateDecision, IntentProposal,
@@ -289,12 +289,13 @@ class IntentGate(Stage):
 
     accepts = (IntentProposal, ActionIntent, Turn, Confirmation, CameraInfoFrame)
 
-    def __init__(self, gate: Gate, name: str = "intent_gate") -> None:
+    def __init__(self, gate: Gate, name: str = "intent_gate", clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(name)
         self.gate = gate
+        self.clock = clock
 
     def process(self, frame: Frame) -> Iterable[Frame]:
-        now = time.monotonic()
+        now = self.clock()
         gate = self.gate
         if isinstance(frame, IntentProposal):
             yield frame

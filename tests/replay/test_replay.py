@@ -142,8 +142,6 @@ def test_make_demo_the_demo_brain_finds_what_the_questions_name(demo_replay):
     assert max(abs(a - b) for a, b in zip(pointing["data"]["target"]["point_norm"], ball.point)) < 0.1
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped demo brain lists 12 of 23 held-out scenes exactly; on the sample "
-                                       "bag it names the red cup and the black cup wrongly")
 def test_make_demo_the_demo_brain_lists_the_sample_scene_right(demo_replay):
     from robot_brain.evaluate import answer_states_the_facts
     _, objects, person = _sample_truth()

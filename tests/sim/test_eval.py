@@ -109,3 +109,18 @@ def test_intents_must_match_verb_target_and_point():
     assert not intents_match(want, got("red cup", [0.5, 0.5]))
     assert not intents_match(want, got("blue ball", [0.2, 0.5]))
     assert not intents_match(want, [])
+
+
+def test_the_gate_counts_its_time_windows_in_bag_time(tmp_path):
+    """Replayed as fast as the pipeline goes, the same pointing asked twice 7 s apart in the bag is done twice
+    (the gate's repeat window is 2 s of the bag's time, not of the replay's wall-clock time)."""
+    from robot_brain.replay import replay
+    from robot_brain.sim.dialogue import ASKS
+    from robot_brain.sim.episodes import write_episode
+    episode = write_episode(tmp_path / "episode", 100_047, questions=3, asks=ASKS)
+    questions = [a.exchange.question for a in episode.asked]
+    assert questions[1] == questions[2] == "point at the blue cup"       # the seed's draw
+    result = replay(episode.bag, tmp_path / "out", Config(), progress=False,
+                    swap={"asr": PerfectEar(episode.asked), "brain": PerfectBrain(episode)})
+    decisions = [(e["verb"], e["decision"]) for e in result.events if e["type"] == "gate"]
+    assert decisions == [("point_at", "accepted"), ("point_at", "accepted")]
