@@ -50,11 +50,17 @@ NEGATIVE_EN = [
     "the cup is on the left", "I see a red cup and a green cube", "please wait", "sit down",
     "set the table", "open the box", "close the door", "state", "stab", "stamp", "stand up",
 ]
+# Questions the robot hears all day, in every colour: "purple" once passed for "停".
+COLOURS = ["red", "green", "blue", "yellow", "orange", "purple", "white", "black", "pink", "brown", "grey"]
+NEGATIVE_EN += [f"{ask} the {colour} {kind}" for colour in COLOURS
+                for ask, kind in (("where is", "cup"), ("point at", "ball"), ("pick up", "bottle"), ("look at", "box"))]
+NEGATIVE_EN += ["purple", "people", "pupil", "table", "bottle", "topple", "how many boxes", "how many bottles"]
 NEGATIVE_OTHER = [("cmn", t) for t in ["你好", "谢谢", "听", "挺好", "天气", "停车场在哪里", "请问", "我看到一个杯子"]] + \
                  [("ko", t) for t in ["안녕하세요", "감사합니다", "멈추지 마", "어디", "컵", "사과"]]
 # Words that sound most like a stop word get as many renders as the stop words themselves.
 CONFUSABLE = {"top", "shop", "step", "stock", "spot", "start", "hop", "hot", "salt", "stuck", "stub", "store",
-              "stopwatch", "stopping", "tip", "tap", "all", "call", "hold", "hall", "half", "hello robot", "atop"}
+              "stopwatch", "stopping", "tip", "tap", "all", "call", "hold", "hall", "half", "hello robot", "atop",
+              "purple", "topple"}
 VARIANTS = ["", "+m1", "+m2", "+m3", "+m4", "+m5", "+m7", "+f1", "+f2", "+f3", "+f5", "+klatt", "+klatt2",
             "+croak", "+Andy", "+Annie", "+david", "+john", "+linda", "+max", "+paul", "+steph"]
 HELD_OUT = ["+m6", "+f4", "+klatt3", "+Alicia", "+robert"]
