@@ -44,7 +44,8 @@ def test_a_spoken_stop_word_makes_one_stop_and_one_stop_intent(word, voice):
 
 OTHER_PHRASES = ["what do you see", "where is the red cup", "point at the blue ball", "pick up the green cube",
                  "is anyone there", "how many cups", "look at me", "thank you", "go forward", "turn left",
-                 "shop", "step", "top", "start", "hello", "good morning", "come here", "wave at me"]
+                 "shop", "step", "top", "start", "hello", "good morning", "come here", "wave at me",
+                 "point at the purple cup", "where is the purple cup", "pick up the purple bottle"]   # "purple" ~ 停
 
 
 def test_other_speech_does_not_stop_the_robot():
