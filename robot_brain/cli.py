@@ -333,9 +333,14 @@ def cmd_eval(args) -> int:
     from .evaluate import evaluate, table
     if args.n < 1 or args.questions < 1 or args.signs < 0:
         raise ConfigError("--n and --questions must be at least 1, --signs at least 0")
-    with tqdm(total=args.n + args.signs, desc="eval", unit="scene") as bar:
-        result = evaluate(args.cfg, seed=args.seed, n=args.n, questions=args.questions, signs=args.signs,
-                          progress=lambda done, total: bar.update(done - bar.n))
+    from transformers.utils import logging as transformers_logging
+    transformers_logging.disable_progress_bar()          # one bar for the run, not a weight-loading bar a scene
+    try:
+        with tqdm(total=args.n + args.signs, desc="eval", unit="scene") as bar:
+            result = evaluate(args.cfg, seed=args.seed, n=args.n, questions=args.questions, signs=args.signs,
+                              progress=lambda done, total: bar.update(done - bar.n))
+    finally:
+        transformers_logging.enable_progress_bar()
     write_json(result, args.json)
     print(table(result))
     return 0
