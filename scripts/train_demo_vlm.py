@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the offline demo brain (models/demo-tabletop) from scratch on the synthetic table-top world.
 
-    .venv/bin/python scripts/train_demo_vlm.py --threads 2     # seed 0: 28 min on two free cores (models/demo-tabletop)
+    .venv/bin/python scripts/train_demo_vlm.py                 # seed 0, one thread: models/demo-tabletop (~42 min)
     .venv/bin/python scripts/train_demo_vlm.py --steps 200 --scenes 500 --out /tmp/try   # a quick try
 
 Scenes 0..N-1 of the generator (`robot-brain eval --seed 0`) are the training set; every other eval seed is
