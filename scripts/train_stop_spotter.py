@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from robot_brain.speech.features import log_mel  # noqa: E402
 from robot_brain.speech.keyword_net import NEGATIVE, KeywordNet  # noqa: E402
+from robot_brain.sim.world import COLOURS as WORLD_COLOURS  # noqa: E402
 from robot_brain.testing import spoken  # noqa: E402
 
 RATE = 16000
@@ -50,8 +51,8 @@ NEGATIVE_EN = [
     "the cup is on the left", "I see a red cup and a green cube", "please wait", "sit down",
     "set the table", "open the box", "close the door", "state", "stab", "stamp", "stand up",
 ]
-# Questions the robot hears all day, in every colour: "purple" once passed for "停".
-COLOURS = ["red", "green", "blue", "yellow", "orange", "purple", "white", "black", "pink", "brown", "grey"]
+# Questions the robot hears all day, in the world's colours and a few more: "purple" once passed for "停".
+COLOURS = [*WORLD_COLOURS, "pink", "brown", "grey"]
 NEGATIVE_EN += [f"{ask} the {colour} {kind}" for colour in COLOURS
                 for ask, kind in (("where is", "cup"), ("point at", "ball"), ("pick up", "bottle"), ("look at", "box"))]
 NEGATIVE_EN += ["purple", "people", "pupil", "table", "bottle", "topple", "how many boxes", "how many bottles"]
