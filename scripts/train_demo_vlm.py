@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"change one size of the model (repeatable); fields: {', '.join(Shape.__dataclass_fields__)}")
     parser.add_argument("--opening", type=float, default=0.1,
                         help="share of the steps that train only on questions naming an object (copy it, find it)")
+    parser.add_argument("--look-alike", type=float, default=0.0,
+                        help="share of where / point / pick-up questions about an object with a look-alike beside "
+                             "it, or about a missing one that looks like one that is there")
     parser.add_argument("--pictures-after-text", action=argparse.BooleanOptionalAction, default=True,
                         help="put the question before the picture, so the picture's tokens can read what it names")
     parser.add_argument("--check", type=int, default=200, help="held-out questions decoded at the end")
@@ -80,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     print(f"generating {args.scenes} scenes × {args.per_scene} questions ...", flush=True)
     examples = list(world_examples(range(args.scenes), per_scene=args.per_scene, history_turns=HISTORY_TURNS,
-                                   seed=args.seed, asks=TRAINING_ASKS))
+                                   seed=args.seed, asks=TRAINING_ASKS,
+                                   look_alike=args.look_alike))
     tokenizer = train_tokenizer(corpus(SYSTEM_PROMPT, examples), shape.vocab)
     model, processor = build(tokenizer, shape, seed=args.seed)
     model.to(args.device)
@@ -160,7 +164,7 @@ def save(out: Path, model, processor, shape: Shape, settings: Settings, trained,
               "token_probe_weight": args.token_probe_weight, "tie_words": args.tie_words,
               "guide_weight": args.guide_weight, "guide_layer": args.guide_layer,
               "match_weight": args.match_weight, "match_layer": args.match_layer,
-              "opening": args.opening, "pictures_after_text": args.pictures_after_text, "asks": TRAINING_ASKS,
+              "opening": args.opening, "look_alike": args.look_alike, "pictures_after_text": args.pictures_after_text, "asks": TRAINING_ASKS,
               "device": args.device,
               "training": trained.as_dict(), "held_out_check": result}
     (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")

@@ -109,17 +109,40 @@ def stop() -> Exchange:
     return Exchange("stop", "Stopping.", ({"verb": "stop"},), ask="stop")
 
 
+def look_alike_object(scene: Scene, rng: np.random.Generator) -> tuple[str, str]:
+    """(colour, kind) of an object that shares its colour or kind with another one in `scene`, or, half of the
+    time or when none does, of a missing object with the colour or the kind of one that is there."""
+    shared = [o for o in scene.objects
+              if any(p is not o and (p.colour == o.colour or p.kind == o.kind) for p in scene.objects)]
+    if shared and rng.random() < 0.5:
+        obj = shared[int(rng.integers(len(shared)))]
+        return obj.colour, obj.kind
+    obj = scene.objects[int(rng.integers(len(scene.objects)))]
+    if rng.random() < 0.5:
+        kinds = [k for k in KINDS if not scene.find(obj.colour, k)]
+        return obj.colour, kinds[int(rng.integers(len(kinds)))]
+    colours = [c for c in COLOURS if not scene.find(c, obj.kind)]
+    return colours[int(rng.integers(len(colours)))], obj.kind
+
+
 #: Questions that call for words only: no action.
 WORDS_ONLY = ("what do you see", "where is", "is anyone there", "how many")
 
 
-def exchanges(scene: Scene, rng: np.random.Generator, n: int = 4, asks: tuple[str, ...] = ASKS) -> list[Exchange]:
-    """`n` questions about `scene`, asking about what is there most of the time and sometimes what is not."""
+def exchanges(scene: Scene, rng: np.random.Generator, n: int = 4, asks: tuple[str, ...] = ASKS,
+              look_alike: float = 0.0) -> list[Exchange]:
+    """`n` questions about `scene`, asking about what is there most of the time and sometimes what is not.
+
+    With chance `look_alike`, a where / point / pick-up question is a hard one (`look_alike_object`): about an
+    object that shares its colour or kind with another, or about one that is not there but looks like one that is.
+    """
     out = []
     for _ in range(n):
         ask = asks[int(rng.integers(len(asks)))]
         if ask in ("where is", "point at", "pick up"):
-            if scene.objects and rng.random() < 0.8:
+            if look_alike and scene.objects and rng.random() < look_alike:
+                colour, kind = look_alike_object(scene, rng)
+            elif scene.objects and rng.random() < 0.8:
                 obj = scene.objects[int(rng.integers(len(scene.objects)))]
                 colour, kind = obj.colour, obj.kind
             else:

@@ -33,16 +33,19 @@ class Example:
 
 
 def world_examples(seeds: Iterable[int], *, per_scene: int = 4, history_turns: int = 1,
-                   sign_share: float = 0.15, seed: int = 0, asks: tuple[str, ...] = ASKS) -> Iterator[Example]:
+                   sign_share: float = 0.15, seed: int = 0, asks: tuple[str, ...] = ASKS,
+                   look_alike: float = 0.0) -> Iterator[Example]:
     """`per_scene` questions about each generated scene; some with remembered turns and signs on the wall.
 
     `asks`: the kinds of question, each drawn with equal chance (repeat one to ask it more often).
+    `look_alike`: share of object questions about look-alikes (robot_brain.sim.dialogue.exchanges).
     """
     rng = np.random.default_rng(seed)
     for scene_seed in seeds:
         sign = str(rng.choice(SIGNS)) if rng.random() < sign_share else ""
         scene = make_scene(scene_seed, sign=sign)
-        asked = exchanges(scene, np.random.default_rng(scene_seed + 7919), per_scene + history_turns, asks)
+        asked = exchanges(scene, np.random.default_rng(scene_seed + 7919), per_scene + history_turns, asks,
+                          look_alike)
         for i in range(history_turns, len(asked)):
             remembered = int(rng.integers(0, history_turns + 1))
             history = tuple((e.question, e.response()) for e in asked[i - remembered:i])
