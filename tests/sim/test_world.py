@@ -10,8 +10,8 @@ from robot_brain.frames import GateDecision, IntentProposal, Turn
 from robot_brain.intents.gate import Gate
 from robot_brain.intents.skills import load_skills, response_schema
 from robot_brain.sim import exchanges, make_scene
-from robot_brain.sim.dialogue import (ASKS, act_on, anyone_there, counted_kind, how_many, look_at_me, what_do_you_see,
-                                      where_is)
+from robot_brain.sim.dialogue import (ASKS, act_on, anyone_there, counted_kind, how_many, look_alike_object,
+                                      look_at_me, what_do_you_see, where_is)
 from robot_brain.sim.world import COLOURS, HEIGHT, WIDTH
 
 SEEDS = range(40)
@@ -81,6 +81,23 @@ def test_answers_fit_the_brains_schema_and_say_the_truth():
     missing = next(c for c in COLOURS if not scene.find(c, "ball"))
     absent = act_on(scene, "point_at", missing, "ball")
     assert absent.intents == () and "don't see" in absent.say
+
+
+def test_look_alike_questions_name_a_twin_or_a_near_miss():
+    rng = np.random.default_rng(0)
+    twins = near_misses = 0
+    for seed in range(200):
+        scene = make_scene(seed)
+        for _ in range(3):
+            colour, kind = look_alike_object(scene, rng)
+            if scene.find(colour, kind):
+                twins += 1
+                assert any(o.kind != kind and o.colour == colour or o.kind == kind and o.colour != colour
+                           for o in scene.objects)
+            else:
+                near_misses += 1
+                assert scene.find(None, kind) or any(o.colour == colour for o in scene.objects)
+    assert twins > 100 and near_misses > 100
 
 
 def test_the_safety_gate_accepts_the_generated_pointing_intents():
