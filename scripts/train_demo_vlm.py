@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--look-alike", type=float, default=0.0,
                         help="share of where / point / pick-up questions about an object with a look-alike beside "
                              "it, or about a missing one that looks like one that is there")
+    parser.add_argument("--more", action="append", default=[], metavar="ASK", choices=sorted(set(ASKS)),
+                        help="train on this kind of question more often: each use adds one more draw of it "
+                             "(repeatable; e.g. --more 'what do you see')")
     parser.add_argument("--pictures-after-text", action=argparse.BooleanOptionalAction, default=True,
                         help="put the question before the picture, so the picture's tokens can read what it names")
     parser.add_argument("--check", type=int, default=200, help="held-out questions decoded at the end")
@@ -80,10 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     shape = shape_from(args.shape)
+    asks = TRAINING_ASKS + tuple(args.more)
     started = time.monotonic()
     print(f"generating {args.scenes} scenes × {args.per_scene} questions ...", flush=True)
     examples = list(world_examples(range(args.scenes), per_scene=args.per_scene, history_turns=HISTORY_TURNS,
-                                   seed=args.seed, asks=TRAINING_ASKS,
+                                   seed=args.seed, asks=asks,
                                    look_alike=args.look_alike))
     tokenizer = train_tokenizer(corpus(SYSTEM_PROMPT, examples), shape.vocab)
     model, processor = build(tokenizer, shape, seed=args.seed)
@@ -133,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                                    per_scene=1, history_turns=HISTORY_TURNS, seed=HELD_OUT_SEED))[:args.check]
     result = check(model, processor, held_out, SYSTEM_PROMPT,
                    pictures_after_text=args.pictures_after_text) if args.check else None
-    save(args.out, model, processor, shape, settings, trained, result, args, params)
+    save(args.out, model, processor, shape, settings, trained, result, args, params, asks)
     if result:
         print(f"held-out exact replies: {100 * result['exact']:.1f} % of {result['n']}")
         for ask, tally in result["by_ask"].items():
@@ -152,7 +156,8 @@ def shape_from(changes: list[str]) -> Shape:
     return Shape(**fields)
 
 
-def save(out: Path, model, processor, shape: Shape, settings: Settings, trained, result, args, params: int) -> None:
+def save(out: Path, model, processor, shape: Shape, settings: Settings, trained, result, args, params: int,
+         asks: tuple[str, ...]) -> None:
     from robot_brain.brain.prompting import TrainedPrompt
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
@@ -164,7 +169,7 @@ def save(out: Path, model, processor, shape: Shape, settings: Settings, trained,
               "token_probe_weight": args.token_probe_weight, "tie_words": args.tie_words,
               "guide_weight": args.guide_weight, "guide_layer": args.guide_layer,
               "match_weight": args.match_weight, "match_layer": args.match_layer,
-              "opening": args.opening, "look_alike": args.look_alike, "pictures_after_text": args.pictures_after_text, "asks": TRAINING_ASKS,
+              "opening": args.opening, "look_alike": args.look_alike, "pictures_after_text": args.pictures_after_text, "asks": asks,
               "device": args.device,
               "training": trained.as_dict(), "held_out_check": result}
     (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")
