@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=Settings.batch_size)
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, data order and sampling")
+    parser.add_argument("--init", type=Path, metavar="FOLDER",
+                        help="go on training a model this script wrote (its weights, tokenizer and shape) "
+                             "instead of starting from random weights; --shape is then not allowed")
     parser.add_argument("--max-minutes", type=float, default=Settings.max_minutes,
                         help="stop early after this much training time (the result is then not reproducible)")
     parser.add_argument("--threads", type=int, default=1,
@@ -82,15 +85,21 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     if args.threads:
         torch.set_num_threads(args.threads)
-    shape = shape_from(args.shape)
+    if args.init and args.shape:
+        parser.error("--shape cannot change the size of an --init model")
+    shape = shape_of(args.init) if args.init else shape_from(args.shape)
     asks = TRAINING_ASKS + tuple(args.more)
     started = time.monotonic()
     print(f"generating {args.scenes} scenes × {args.per_scene} questions ...", flush=True)
     examples = list(world_examples(range(args.scenes), per_scene=args.per_scene, history_turns=HISTORY_TURNS,
                                    seed=args.seed, asks=asks,
                                    look_alike=args.look_alike))
-    tokenizer = train_tokenizer(corpus(SYSTEM_PROMPT, examples), shape.vocab)
-    model, processor = build(tokenizer, shape, seed=args.seed)
+    if args.init:
+        model, processor = load(args.init)
+        tokenizer = processor.tokenizer
+    else:
+        tokenizer = train_tokenizer(corpus(SYSTEM_PROMPT, examples), shape.vocab)
+        model, processor = build(tokenizer, shape, seed=args.seed)
     model.to(args.device)
     encoder = Encoder(processor, SYSTEM_PROMPT, pictures_after_text=args.pictures_after_text)
     encoded = []
@@ -156,6 +165,22 @@ def shape_from(changes: list[str]) -> Shape:
     return Shape(**fields)
 
 
+def shape_of(folder: Path) -> Shape:
+    try:
+        recorded = json.loads((folder / "training.json").read_text())["shape"]
+    except (OSError, ValueError, KeyError) as error:
+        raise SystemExit(f"--init {folder}: no readable training.json with a shape ({error}); "
+                         "give a folder this script wrote") from None
+    return Shape(**{name: recorded[name] for name in Shape.__dataclass_fields__})
+
+
+def load(folder: Path):
+    """(model, processor) as saved in `folder`, ready to train further."""
+    from transformers import AutoProcessor, Idefics3ForConditionalGeneration
+    model = Idefics3ForConditionalGeneration.from_pretrained(folder)
+    return model, AutoProcessor.from_pretrained(folder)
+
+
 def save(out: Path, model, processor, shape: Shape, settings: Settings, trained, result, args, params: int,
          asks: tuple[str, ...]) -> None:
     from robot_brain.brain.prompting import TrainedPrompt
@@ -163,7 +188,9 @@ def save(out: Path, model, processor, shape: Shape, settings: Settings, trained,
     model.save_pretrained(out)
     processor.save_pretrained(out)
     TrainedPrompt(SYSTEM_PROMPT, HISTORY_TURNS, args.pictures_after_text).save(out)
-    record = {"command": "scripts/train_demo_vlm.py " + " ".join(sys.argv[1:]), "shape": describe(shape),
+    record = {"command": "scripts/train_demo_vlm.py " + " ".join(sys.argv[1:]),
+              "init": str(args.init) if args.init else None,
+              "init_training": json.loads((args.init / "training.json").read_text()) if args.init else None, "shape": describe(shape),
               "parameters": params, "scenes": args.scenes, "per_scene": args.per_scene, "settings": settings.__dict__,
               "probe_weight": args.probe_weight, "probe_labels": args.probe_labels,
               "token_probe_weight": args.token_probe_weight, "tie_words": args.tie_words,
