@@ -142,17 +142,23 @@ def main(argv: list[str] | None = None) -> int:
     for _, aid in aids:
         aid.remove()
     model.set_attn_implementation("sdpa")
-    held_out = list(world_examples(range(HELD_OUT_SEED * 100_000, HELD_OUT_SEED * 100_000 + args.check),
-                                   per_scene=1, history_turns=HISTORY_TURNS, seed=HELD_OUT_SEED))[:args.check]
-    result = check(model, processor, held_out, SYSTEM_PROMPT,
-                   pictures_after_text=args.pictures_after_text) if args.check else None
+    result = held_out_check(model, processor, args.check, args.pictures_after_text)
     save(args.out, model, processor, shape, settings, trained, result, args, params, asks)
-    if result:
-        print(f"held-out exact replies: {100 * result['exact']:.1f} % of {result['n']}")
-        for ask, tally in result["by_ask"].items():
-            print(f"  {ask:16} {tally['exact']}/{tally['asked']}")
     print(f"wrote {args.out} in {(time.monotonic() - started) / 60:.1f} min")
     return 0
+
+
+def held_out_check(model, processor, n: int, pictures_after_text: bool) -> dict | None:
+    """Exact replies to `n` questions about held-out scenes (printed per kind of question); None for n = 0."""
+    if not n:
+        return None
+    held_out = list(world_examples(range(HELD_OUT_SEED * 100_000, HELD_OUT_SEED * 100_000 + n),
+                                   per_scene=1, history_turns=HISTORY_TURNS, seed=HELD_OUT_SEED))[:n]
+    result = check(model, processor, held_out, SYSTEM_PROMPT, pictures_after_text=pictures_after_text)
+    print(f"held-out exact replies: {100 * result['exact']:.1f} % of {result['n']}")
+    for ask, tally in result["by_ask"].items():
+        print(f"  {ask:16} {tally['exact']}/{tally['asked']}")
+    return result
 
 
 def shape_from(changes: list[str]) -> Shape:

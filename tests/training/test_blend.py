@@ -1,0 +1,74 @@
+"""Weight-space blending of a demo brain with one trained further from it (scripts/blend_demo_vlm.py)."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from robot_brain.training.blend import blend_state
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+TINY = ["--shape", "image_edge=64", "--shape", "patch=8", "--shape", "scale_factor=2", "--shape", "vision_width=32",
+        "--shape", "vision_layers=1", "--shape", "text_width=48", "--shape", "text_layers=2", "--shape", "vocab=400"]
+
+
+def _script(name):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_blend_takes_the_share_of_the_tuned_weights_and_keeps_whole_numbers():
+    base = {"w": torch.zeros(2, 3), "h": torch.full((4,), 2.0, dtype=torch.float16), "ids": torch.arange(3)}
+    tuned = {"w": torch.ones(2, 3), "h": torch.full((4,), 4.0, dtype=torch.float16), "ids": torch.arange(3) + 5}
+    mix = blend_state(base, tuned, 0.25)
+    assert torch.allclose(mix["w"], torch.full((2, 3), 0.25))
+    assert mix["h"].dtype == torch.float16 and torch.equal(mix["h"], torch.full((4,), 2.5, dtype=torch.float16))
+    assert torch.equal(mix["ids"], tuned["ids"])
+    assert torch.equal(blend_state(base, tuned, 0.0)["w"], base["w"])
+    assert torch.equal(blend_state(base, tuned, 1.0)["w"], tuned["w"])
+
+
+@pytest.mark.parametrize("other, message", [({"w": torch.zeros(2, 3), "extra": torch.zeros(1)}, "different weights"),
+                                            ({"w": torch.zeros(3, 2)}, r"\(2, 3\) in one model and \(3, 2\)")])
+def test_blend_refuses_models_of_another_make(other, message):
+    with pytest.raises(ValueError, match=message):
+        blend_state({"w": torch.zeros(2, 3)}, other, 0.5)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        blend_state({"w": torch.zeros(1)}, {"w": torch.zeros(1)}, 1.5)
+
+
+@pytest.mark.slow
+def test_blend_script_writes_the_midpoint_that_loads_and_records_both_trainings(tmp_path):
+    train, blend = _script("train_demo_vlm"), _script("blend_demo_vlm")
+    first, second, mixed = tmp_path / "first", tmp_path / "second", tmp_path / "mixed"
+    assert train.main(TINY + ["--steps", "2", "--scenes", "12", "--check", "0", "--out", str(first)]) == 0
+    assert train.main(["--init", str(first), "--steps", "3", "--scenes", "12", "--check", "0", "--lr", "1e-2",
+                       "--out", str(second)]) == 0
+    assert blend.main(["--base", str(first), "--tuned", str(second), "--tuned-share", "0.5", "--check", "2",
+                       "--out", str(mixed)]) == 0
+    a, b, m = (load_file(folder / "model.safetensors") for folder in (first, second, mixed))
+    changed = [k for k in a if not a[k].equal(b[k])]
+    assert changed and all(torch.allclose(m[k], (a[k] + b[k]) / 2, atol=1e-6) for k in a)
+    record = json.loads((mixed / "training.json").read_text())
+    assert record["blend"] == {"base": str(first), "tuned": str(second), "tuned_share": 0.5}
+    assert record["tuned_training"]["init"] == str(first) and record["shape"] == record["base_training"]["shape"]
+    assert record["held_out_check"]["n"] == 2
+    assert (mixed / "tokenizer.json").read_text() == (second / "tokenizer.json").read_text()
+    assert (mixed / "robot_brain_prompt.json").is_file()
+    # a blend is itself a model the training script can go on from
+    assert train.main(["--init", str(mixed), "--steps", "1", "--scenes", "12", "--check", "0",
+                       "--out", str(tmp_path / "again")]) == 0
+
+
+def test_blend_script_refuses_a_model_not_trained_from_the_base(tmp_path, capsys):
+    blend = _script("blend_demo_vlm")
+    with pytest.raises(SystemExit, match="no readable training.json"):
+        blend.main(["--base", str(tmp_path), "--tuned", str(tmp_path), "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit):
+        blend.main(["--base", str(tmp_path), "--tuned", str(tmp_path), "--tuned-share", "2"])
+    assert "give a share between 0 and 1" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
