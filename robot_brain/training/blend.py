@@ -8,7 +8,6 @@ from __future__ import annotations
 
 def blend_state(base: dict, tuned: dict, tuned_share: float) -> dict:
     """Each floating tensor as `(1 - tuned_share) * base + tuned_share * tuned`; other tensors from `tuned`."""
-    import torch
     if not 0.0 <= tuned_share <= 1.0:
         raise ValueError(f"tuned_share {tuned_share} is not between 0 and 1")
     if base.keys() != tuned.keys():
@@ -21,7 +20,7 @@ def blend_state(base: dict, tuned: dict, tuned_share: float) -> dict:
         if start.shape != weight.shape:
             raise ValueError(f"{name} is {tuple(start.shape)} in one model and {tuple(weight.shape)} in the other")
         if weight.is_floating_point():
-            blended[name] = torch.lerp(start.float(), weight.float(), tuned_share).to(weight.dtype).contiguous()
+            blended[name] = ((1 - tuned_share) * start.float() + tuned_share * weight.float()).to(weight.dtype).contiguous()
         else:
             blended[name] = weight.clone()
     return blended
