@@ -4,6 +4,9 @@
     .venv/bin/python scripts/train_demo_vlm.py                 # seed 0, one thread: models/demo-tabletop (~42 min)
     .venv/bin/python scripts/train_demo_vlm.py --steps 200 --scenes 500 --out /tmp/try   # a quick try
 
+The shipped demo brain is this run's model trained further (--init, --look-alike) and blended with it by
+scripts/blend_demo_vlm.py (README: Training a brain).
+
 Scenes 0..N-1 of the generator (`robot-brain eval --seed 0`) are the training set; every other eval seed is
 held out. The folder holds the safetensors weights, the processor, the prompt the model was trained with
 (robot_brain_prompt.json) and training.json (settings, losses, held-out exact replies).
