@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
 from robot_brain.training.blend import blend_state  # noqa: E402
-from train_demo_vlm import held_out_check, load  # noqa: E402
+from train_demo_vlm import held_out_check, load, training_record  # noqa: E402
 
 WEIGHTS = "model.safetensors"
 
@@ -70,12 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _training_record(folder: Path, name: str) -> dict:
-    try:
-        record = json.loads((folder / "training.json").read_text())
-        record["shape"]
-    except (OSError, ValueError, KeyError) as error:
-        raise SystemExit(f"--{name} {folder}: no readable training.json with a shape ({error}); "
-                         "give a folder train_demo_vlm.py wrote") from None
+    record = training_record(folder, f"--{name}")
     if not (folder / WEIGHTS).is_file() or not (folder / "tokenizer.json").is_file():
         raise SystemExit(f"--{name} {folder}: no {WEIGHTS} or tokenizer.json there")
     return record

@@ -175,12 +175,19 @@ def shape_from(changes: list[str]) -> Shape:
 
 
 def shape_of(folder: Path) -> Shape:
-    try:
-        recorded = json.loads((folder / "training.json").read_text())["shape"]
-    except (OSError, ValueError, KeyError) as error:
-        raise SystemExit(f"--init {folder}: no readable training.json with a shape ({error}); "
-                         "give a folder this script wrote") from None
+    recorded = training_record(folder, "--init")["shape"]
     return Shape(**{name: recorded[name] for name in Shape.__dataclass_fields__})
+
+
+def training_record(folder: Path, option: str) -> dict:
+    """The training.json of a model folder this script wrote; a clear exit naming `option` if there is none."""
+    try:
+        record = json.loads((folder / "training.json").read_text())
+        record["shape"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SystemExit(f"{option} {folder}: no readable training.json with a shape ({error}); "
+                         "give a folder train_demo_vlm.py wrote") from None
+    return record
 
 
 def load(folder: Path):

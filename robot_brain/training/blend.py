@@ -20,7 +20,8 @@ def blend_state(base: dict, tuned: dict, tuned_share: float) -> dict:
         if start.shape != weight.shape:
             raise ValueError(f"{name} is {tuple(start.shape)} in one model and {tuple(weight.shape)} in the other")
         if weight.is_floating_point():
-            blended[name] = ((1 - tuned_share) * start.float() + tuned_share * weight.float()).to(weight.dtype).contiguous()
+            mixed = (1 - tuned_share) * start.float() + tuned_share * weight.float()
+            blended[name] = mixed.to(weight.dtype).contiguous()
         else:
             blended[name] = weight.clone()
     return blended

@@ -1,25 +1,11 @@
 """Weight-space blending of a demo brain with one trained further from it (scripts/blend_demo_vlm.py)."""
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from robot_brain.training.blend import blend_state
-
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-TINY = ["--shape", "image_edge=64", "--shape", "patch=8", "--shape", "scale_factor=2", "--shape", "vision_width=32",
-        "--shape", "vision_layers=1", "--shape", "text_width=48", "--shape", "text_layers=2", "--shape", "vocab=400"]
-
-
-def _script(name):
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_blend_takes_the_share_of_the_tuned_weights_and_keeps_whole_numbers():
     base = {"w": torch.zeros(2, 3), "h": torch.full((4,), 2.0, dtype=torch.float16), "ids": torch.arange(3)}
@@ -42,10 +28,11 @@ def test_blend_refuses_models_of_another_make(other, message):
 
 
 @pytest.mark.slow
-def test_blend_script_writes_the_midpoint_that_loads_and_records_both_trainings(tmp_path):
-    train, blend = _script("train_demo_vlm"), _script("blend_demo_vlm")
+def test_blend_script_writes_the_midpoint_that_loads_and_records_both_trainings(train_script, blend_script,
+                                                                                tiny_shape, tmp_path):
+    train, blend = train_script, blend_script
     first, second, mixed = tmp_path / "first", tmp_path / "second", tmp_path / "mixed"
-    assert train.main(TINY + ["--steps", "2", "--scenes", "12", "--check", "0", "--out", str(first)]) == 0
+    assert train.main(tiny_shape + ["--steps", "2", "--scenes", "12", "--check", "0", "--out", str(first)]) == 0
     assert train.main(["--init", str(first), "--steps", "3", "--scenes", "12", "--check", "0", "--lr", "1e-2",
                        "--out", str(second)]) == 0
     assert blend.main(["--base", str(first), "--tuned", str(second), "--tuned-share", "0.5", "--check", "2",
@@ -64,8 +51,8 @@ def test_blend_script_writes_the_midpoint_that_loads_and_records_both_trainings(
                        "--out", str(tmp_path / "again")]) == 0
 
 
-def test_blend_script_refuses_a_model_not_trained_from_the_base(tmp_path, capsys):
-    blend = _script("blend_demo_vlm")
+def test_blend_script_refuses_a_model_not_trained_from_the_base(blend_script, tmp_path, capsys):
+    blend = blend_script
     with pytest.raises(SystemExit, match="no readable training.json"):
         blend.main(["--base", str(tmp_path), "--tuned", str(tmp_path), "--out", str(tmp_path / "out")])
     with pytest.raises(SystemExit):
