@@ -4,8 +4,8 @@
     .venv/bin/python scripts/blend_demo_vlm.py --base /tmp/step1 --tuned /tmp/step2 --tuned-share 0.7 \\
         --out models/demo-tabletop
 
-Every weight becomes (1 - share) x base + share x tuned; the tuned folder's processor, tokenizer and prompt are
-kept. Then the same held-out check as the training script runs, and training.json records both trainings.
+Every weight becomes (1 - share) x base + share x tuned; `--part-share model.vision_model=0.5` gives the weights
+whose names start so their own share. The tuned folder's processor, tokenizer and prompt are kept. Then the same held-out check as the training script runs, and training.json records both trainings.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
-from robot_brain.training.blend import blend_state  # noqa: E402
+from robot_brain.training.blend import blend_state, parse_part_share  # noqa: E402
 from train_demo_vlm import held_out_check, load, training_record  # noqa: E402
 
 WEIGHTS = "model.safetensors"
@@ -32,12 +32,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tuned", type=Path, required=True, help="a model train_demo_vlm.py --init BASE wrote")
     parser.add_argument("--tuned-share", type=float, default=0.7,
                         help="share of the tuned model in every weight (0: the base, 1: the tuned model)")
+    parser.add_argument("--part-share", action="append", default=[], metavar="PREFIX=SHARE",
+                        help="another share for the weights whose names start with PREFIX (repeatable; the longest "
+                             "matching PREFIX wins), e.g. model.vision_model=0.5")
     parser.add_argument("--out", type=Path, default=ROOT / "models" / "demo-tabletop", help="model folder to write")
     parser.add_argument("--check", type=int, default=200, help="held-out questions decoded at the end")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for the check")
     args = parser.parse_args(argv)
     if not 0.0 <= args.tuned_share <= 1.0:
         parser.error(f"--tuned-share {args.tuned_share}: give a share between 0 and 1")
+    try:
+        part_shares = dict(parse_part_share(text) for text in args.part_share)
+    except ValueError as error:
+        parser.error(f"--part-share {error}")
     records = {name: _training_record(folder, name) for name, folder in (("base", args.base), ("tuned", args.tuned))}
     if records["base"]["shape"] != records["tuned"]["shape"] or \
             (args.base / "tokenizer.json").read_bytes() != (args.tuned / "tokenizer.json").read_bytes():
@@ -49,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     started = time.monotonic()
     try:
-        blended = blend_state(load_file(args.base / WEIGHTS), load_file(args.tuned / WEIGHTS), args.tuned_share)
+        blended = blend_state(load_file(args.base / WEIGHTS), load_file(args.tuned / WEIGHTS), args.tuned_share,
+                              part_shares)
     except ValueError as error:
         raise SystemExit(f"cannot blend {args.base} and {args.tuned}: {error}") from None
     args.out.mkdir(parents=True, exist_ok=True)
@@ -62,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     result = held_out_check(model.eval(), processor, args.check, records["tuned"].get("pictures_after_text", True))
     record = {"command": "scripts/blend_demo_vlm.py " + " ".join(sys.argv[1:] if argv is None else argv),
               "shape": records["tuned"]["shape"],
-              "blend": {"base": str(args.base), "tuned": str(args.tuned), "tuned_share": args.tuned_share},
+              "blend": {"base": str(args.base), "tuned": str(args.tuned), "tuned_share": args.tuned_share,
+                        "part_shares": part_shares},
               "base_training": records["base"], "tuned_training": records["tuned"], "held_out_check": result}
     (args.out / "training.json").write_text(json.dumps(record, indent=1) + "\n")
     print(f"wrote {args.out} in {(time.monotonic() - started) / 60:.1f} min")
