@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Blend a demo brain with one trained further from it (`train_demo_vlm.py --init`), in weight space.
 
-    .venv/bin/python scripts/blend_demo_vlm.py --base /tmp/step1 --tuned /tmp/step2 --tuned-share 0.7 \\
-        --out models/demo-tabletop
+    .venv/bin/python scripts/blend_demo_vlm.py --base /tmp/step1 --tuned /tmp/step2 --tuned-share 1.0 \\
+        --part-share model.vision_model=0.7 --part-share model.connector=0.7 --out models/demo-tabletop
 
-Every weight becomes (1 - share) x base + share x tuned; `--part-share model.vision_model=0.5` gives the weights
-whose names start so their own share. The tuned folder's processor, tokenizer and prompt are kept. Then the same held-out check as the training script runs, and training.json records both trainings.
+Every weight becomes (1 - share) x base + share x tuned, where `--part-share PREFIX=SHARE` gives the weights whose
+names start with PREFIX their own share. The tuned folder's processor, tokenizer and prompt are kept. Then the
+same held-out check as the training script runs, and training.json records both trainings and the shares.
 """
 from __future__ import annotations
 
