@@ -176,6 +176,13 @@ class RosConfig:
     publish_tts_audio: bool = _opt(False, "publish the robot's voice on topics.tts_audio")
     record_dir: str = _opt("", "record the session (inputs and outputs) as a rosbag2 into this new folder; "
                                "empty: no recording (the default: camera, voice and words stay private)")
+    link_key_file: str = _opt("", "key file the split deployment's nodes sign topics.link with (HMAC-SHA256; the "
+                                  "same file on every computer, mode 600); empty: $ROBOT_BRAIN_LINK_KEY_FILE. The "
+                                  "launch file creates $ROS_HOME/robot_brain/link.key at first launch. Not used by "
+                                  "the composed node")
+    link_max_age_s: float = _opt(30.0, "a link message whose wall time differs more than this from this computer's "
+                                       "clock is dropped as a replay (s); 0: not checked (clocks not in sync)",
+                                 min=0.0, max=3600.0)
 
 
 @dataclass
