@@ -166,6 +166,22 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--out", type=Path, default=Path("calibration/camera.yaml"), metavar="FILE")
     calibrate.set_defaults(func=cmd_calibrate)
 
+    redteam = sub.add_parser(
+        "redteam", help="scripted attacks on the turn taking and safety gate: a pass/leak/miss/crash table",
+        description="Runs each case of a JSON-lines file through the real turn taking and safety gate (with a "
+                    "scripted brain, and the link's receive path without DDS) and scores it: pass, leak (an action "
+                    "the case forbids came out), miss (an expected action did not), crash (an exception or a stage "
+                    "error), slow (over 50 ms). Exit status 1 when any case does not pass. Step kinds: user "
+                    "(source voice|typed, language), typed, brain (raw model output; image_size), wait (seconds on "
+                    "the gate's clock), camera_info, link (to, signed, from_role, key), fault (gate|turns|brain), "
+                    "estop; robot_brain/redteam.py documents each.",
+        epilog="Example: robot-brain redteam --json out/redteam.json")
+    redteam.add_argument("cases", nargs="?", type=Path, help="cases file (default: the shipped "
+                         "robot_brain/intents/redteam_cases.jsonl)")
+    redteam.add_argument("--json", type=Path, metavar="FILE", help="write every case's result and the counts here")
+    redteam.add_argument("--only", action="append", metavar="ID|PREFIX|RULE", help="run only these cases (repeatable)")
+    redteam.set_defaults(func=cmd_redteam)
+
     devices = sub.add_parser("devices", help="list compute, audio and camera devices")
     devices.add_argument("--json", action="store_true", help="machine-readable output")
     devices.set_defaults(func=cmd_devices)
@@ -439,6 +455,11 @@ def cmd_bench_vlm(args) -> int:
     misses = [k for k, ok in r["targets"].items() if not ok]
     print("targets: " + ("all met" if not misses else "MISSED " + ", ".join(misses)))
     return 0
+
+
+def cmd_redteam(args) -> int:
+    from .redteam import command
+    return command(args.cases, args.cfg, json_path=args.json, only=args.only, verbose=args.verbose > 0)
 
 
 def cmd_devices(args) -> int:
