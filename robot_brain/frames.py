@@ -203,10 +203,12 @@ class IntentProposal(Frame):
 
 @_frame
 class Confirmation(Frame):
-    """The user's yes or no to a question the safety gate asked; `turn` is the turn of that answer."""
+    """The user's yes or no to a question the safety gate asked; `turn` is the turn of that answer, `question`
+    the id of the question that was open when the user answered (it releases that question's intent only)."""
     accepted: bool
     text: str = ""
     source: str = "voice"
+    question: int = 0
 
 
 @_frame
@@ -217,6 +219,7 @@ class GateDecision(Frame):
                                 # expired, cancelled, clarify
     reason: str = ""
     intent: dict[str, Any] = field(default_factory=dict)
+    question: int = 0           # the question the gate waits on a yes for after this decision (0: none)
 
 
 @_frame

@@ -2,7 +2,9 @@
 
 A stage overrides one method, `process(frame)`, and yields what it emits; the default forwards
 the frame. Frames a stage does not `accept` pass around it, so a busy model stage never holds up
-audio, the stop path or speech output. Control frames (Interrupt, Stop, Shutdown) go to every
+audio, the stop path or speech output. A stage taken out of service (it failed to open, or failed
+too often in a row) is passed around too, unless it is `fail_closed` (the safety gate): then its
+`refuse(frame)` says what may still go on. Control frames (Interrupt, Stop, Shutdown) go to every
 later stage at once, ahead of queued data. An Interrupt or Stop cancels the turns up to it: their
 frames are dropped wherever they are, and a streaming `process` is closed at its next yield.
 """
@@ -138,6 +140,8 @@ class Stage:
     """
 
     accepts: tuple[type[Frame], ...] | None = None
+    #: True for a safety stage: out of service, it is never passed around; `refuse` decides what goes on.
+    fail_closed: bool = False
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name or type(self).__name__
@@ -151,6 +155,10 @@ class Stage:
 
     def process(self, frame: Frame) -> Iterable[Frame]:
         yield frame
+
+    def refuse(self, frame: Frame) -> Iterable[Frame]:
+        """What a `fail_closed` stage lets out while out of service (default: nothing)."""
+        return ()
 
     def wants(self, frame: Frame) -> bool:
         return self.accepts is None or isinstance(frame, self.accepts)
@@ -240,7 +248,7 @@ class _Runner:
                     break
                 if not self.stats.healthy:
                     if not isinstance(frame, ControlFrame):
-                        pipeline._route(frame, self.index)
+                        self._out_of_service(frame)
                 elif isinstance(frame, ControlFrame):
                     self._handle(frame)
                 elif pipeline.turns.is_cancelled(frame.turn):
@@ -253,6 +261,16 @@ class _Runner:
             stage.close()
         except Exception:
             log.exception("stage %s failed to close", stage.name)
+
+    def _out_of_service(self, frame: Frame) -> None:
+        if not self.stage.fail_closed:
+            self.pipeline._route(frame, self.index)
+            return
+        try:
+            for out in self.stage.refuse(frame):
+                self.pipeline._route(out, self.index)
+        except Exception:                 # a safety stage that cannot even refuse lets nothing through
+            log.exception("stage %s failed to refuse a %s frame; it was dropped", self.stage.name, frame.kind)
 
     def _handle(self, frame: Frame) -> None:
         stats, pipeline = self.stats, self.pipeline
@@ -292,8 +310,8 @@ class _Runner:
     def _take_out_of_service(self, why: str, turn: int) -> None:
         self.stats.healthy = False
         self.stats.last_error = why
-        log.error("stage %s is unhealthy and taken out of service (%s); frames now pass around it",
-                  self.stage.name, why)
+        log.error("stage %s is unhealthy and taken out of service (%s); %s", self.stage.name, why,
+                  "it fails closed: no action passes it" if self.stage.fail_closed else "frames now pass around it")
         self.pipeline._route(StageError(stage=self.stage.name, error=why, fatal=True, turn=turn), self.index)
 
 
@@ -408,7 +426,7 @@ class Pipeline:
             self._count_cancelled(after)
             return
         for runner in self._runners[after + 1:]:
-            if runner.stats.healthy and runner.stage.wants(frame):
+            if (runner.stats.healthy or runner.stage.fail_closed) and runner.stage.wants(frame):
                 self._enqueue(runner, frame)
                 return
         self._deliver(frame)

@@ -1,11 +1,11 @@
 """Turn taking: an authorised user utterance (final transcript or typed text) becomes a Turn."""
 from __future__ import annotations
 
-import re
 import time
 from typing import Iterable
 
 from .frames import Confirmation, Frame, Stop, TextInput, Transcript, Turn
+from .intents.phrases import answer_of, is_stop
 from .pipeline import Stage
 
 
@@ -15,11 +15,12 @@ class TurnTaker(Stage):
     Only these two sources make Turns, which is what lets the brain and the intent gate trust
     that a Turn came from a person (never from text the camera happens to see).
 
-    A turn that is only a stop word ("stop", "halt!") is a Stop instead: a second road for a stop
-    the audio spotter missed, and the road for typed stops.
+    A turn that is a stop ("stop", "please stop", "STOP!", "停下", "멈춰요": `phrases.is_stop`) is a Stop
+    instead, whether or not the gate waits for an answer: a second road for a stop the audio spotter
+    missed, and the road for typed stops.
 
-    While the safety gate waits for a yes or no (`confirmations`), a short yes/no is a Confirmation
-    for the gate instead of a new turn for the brain.
+    While the safety gate waits for a yes or no (`confirmations`), a plain yes or no is a Confirmation
+    of that question for the gate instead of a new turn for the brain.
     """
 
     accepts = (TextInput, Transcript)
@@ -28,11 +29,11 @@ class TurnTaker(Stage):
     def __init__(self, name: str = "turns", *, stop_words: Iterable[str] = (), confirmations=None) -> None:
         super().__init__(name)
         self.confirmations = confirmations
-        self.stop_words = {w.casefold() for w in stop_words}
+        self.stop_words = tuple(w.casefold() for w in stop_words)
         self._last_stop = float("-inf")
 
     def _is_stop(self, text: str) -> bool:
-        return re.sub(r"[\W_]+", " ", text).strip().casefold() in self.stop_words
+        return len(text) <= 200 and is_stop(text, self.stop_words)          # a stop is short
 
     def _stop(self, source: str, text: str) -> Iterable[Frame]:
         from .speech.stop_path import stop_intent
@@ -58,11 +59,11 @@ class TurnTaker(Stage):
             yield frame
 
     def _turn(self, text: str, source: str, language: str, turn: int = 0) -> Frame:
-        from .intents.gate import answer_of
         turn = turn or self.ctx.turns.begin()
-        if self.confirmations is not None and self.confirmations.waiting():
+        question = self.confirmations.waiting() if self.confirmations is not None else 0
+        if question:
             answer = answer_of(text)
             if answer is not None:
-                return Confirmation(accepted=answer, text=text, source=source, turn=turn)
+                return Confirmation(accepted=answer, text=text, source=source, turn=turn, question=question)
         self.ctx.mark(turn, "turn_start")
         return Turn(text=text, source=source, language=language, turn=turn)

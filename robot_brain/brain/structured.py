@@ -14,6 +14,8 @@ from typing import Any
 from ..frames import IntentProposal
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_REPLY_CHARS = 100_000       # a reply longer than this is not one the brain meant
+MAX_INTENTS = 8                 # the schema allows 3; more is a broken or hostile reply
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -82,16 +84,24 @@ def parse_response(text: str, *, turn: int = 0, source: str = "",
 
     `image_size`: (width, height) of the picture the model looked at (None: it had none), for each proposal.
     """
+    if not isinstance(text, str) or len(text) > MAX_REPLY_CHARS:
+        return Response("", [], False, f"a reply of {len(text) if isinstance(text, str) else '?'} characters")
     try:
         data = json.loads(text, strict=False)
     except json.JSONDecodeError as exc:
         say = SayStream().feed(text)
         return Response(say.strip(), [], False, f"not valid JSON ({exc.msg} at {exc.pos})")
+    except (RecursionError, ValueError) as exc:        # nested too deep, a number of thousands of digits
+        return Response("", [], False, f"not a usable reply ({type(exc).__name__})")
     if not isinstance(data, dict) or not isinstance(data.get("say", ""), str):
         return Response("", [], False, "not a response object")
     intents = data.get("intents") or []
     proposals = []
-    for item in intents if isinstance(intents, list) else [intents]:
+    items = intents if isinstance(intents, list) else [intents]
+    if len(items) > MAX_INTENTS:
+        return Response(_CONTROL.sub(" ", data.get("say", "")).strip(), [], False,
+                        f"{len(items)} intents in one reply (at most {MAX_INTENTS})")
+    for item in items:
         item = item if isinstance(item, dict) else {"verb": item}   # the gate checks and rejects what is wrong
         proposals.append(IntentProposal(turn=turn, verb=item.get("verb"), params=item.get("params", {}),
                                         target=item.get("target", ""), point=item.get("point"), source=source,

@@ -17,6 +17,7 @@ class AuditLog:
 
     def write(self, record: dict[str, Any]) -> None:
         line = json.dumps({"time": round(time.time(), 6), **record}, ensure_ascii=False, default=repr)
+        line = line.encode("utf-8", "backslashreplace").decode("utf-8")     # a lone surrogate stays visible
         with self._lock:
             self._file.write(line + "\n")
 

@@ -6,14 +6,13 @@ A check either returns a clean value or raises `Rejected` with a reason a person
 from __future__ import annotations
 
 import math
-import re
 import unicodedata
 from typing import Any
 
+from .phrases import mixed_scripts, strip_invisible
 from .skills import Param, Skill
 
 MAX_TEXT = 40                                   # characters in a target or a string parameter
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 
 
 class Rejected(ValueError):
@@ -27,29 +26,45 @@ def shown(value: Any, limit: int = 48) -> str:
 
 
 def clean_text(value: Any, what: str) -> str:
-    """NFKC-normalised text without control or invisible characters, at most MAX_TEXT long."""
+    """NFKC-normalised text with format and invisible characters removed, at most MAX_TEXT long.
+
+    Rejected: not text, too long, a control character or a lone surrogate left, letters of scripts that do not
+    belong together (a Latin word with a Cyrillic letter in it).
+    """
     if not isinstance(value, str):
         raise Rejected(f"{what} must be text, got {type(value).__name__}")
     if len(value) > 4 * MAX_TEXT:
         raise Rejected(f"{what} is {len(value)} characters long (at most {MAX_TEXT})")
-    text = " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFKC", value)).split())
+    text = " ".join(strip_invisible(unicodedata.normalize("NFKC", strip_invisible(value))).split())
     if len(text) > MAX_TEXT:
         raise Rejected(f"{what} is {len(text)} characters long (at most {MAX_TEXT})")
+    bad = [c for c in text if unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn")]
+    if bad:
+        raise Rejected(f"{what} holds a control, private or unassigned character ({shown(bad[0])})")
+    scripts = mixed_scripts(text)
+    if scripts:
+        raise Rejected(f"{what} {shown(text)} mixes scripts ({', '.join(sorted(scripts))}): a look-alike is not "
+                       "the word it looks like")
     return text
 
 
 def verb_of(value: Any, skills: dict[str, Skill]) -> Skill:
+    """The skill `value` names exactly once it is cleaned; a look-alike letter makes a different, unknown verb."""
     if not isinstance(value, str):
         raise Rejected(f"the verb must be text, got {shown(value)}")
-    if value not in skills:               # exact match: a look-alike letter is a different, unknown verb
+    verb = strip_invisible(unicodedata.normalize("NFKC", strip_invisible(value[:4 * MAX_TEXT])))
+    if verb not in skills:
         raise Rejected(f"unknown verb {shown(value)}; allowed: {', '.join(skills)}")
-    return skills[value]
+    return skills[verb]
 
 
 def finite_number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise Rejected(f"{what} must be a number, got {shown(value)}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise Rejected(f"{what} is a whole number too large for any range ({value.bit_length()} bits)") from None
     if not math.isfinite(number):
         raise Rejected(f"{what} is {value}, not a finite number")
     return number
@@ -112,5 +127,11 @@ def check_point(value: Any) -> tuple[float, float] | None:
     return x, y
 
 
-def words(text: str) -> set[str]:
-    return set(re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold()))
+def image_size(value: Any) -> tuple[int, int] | None:
+    """(width, height) of the picture the brain looked at, or None for none; anything else is rejected."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or len(value) != 2 or \
+            not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 16384 for v in value):
+        raise Rejected(f"image_size must be (width, height) in pixels, got {shown(value)}")
+    return value[0], value[1]

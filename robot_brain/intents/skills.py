@@ -39,6 +39,10 @@ class Param:
         return out
 
 
+KINDS = ("motion", "gesture", "speech", "stop")
+LANGUAGES = ("en", "zh", "ko")          # asked_by must cover at least these
+
+
 @dataclass(frozen=True)
 class Skill:
     name: str
@@ -46,6 +50,13 @@ class Skill:
     target: Literal["none", "optional", "required"] = "none"
     risky: bool = False
     params: tuple[Param, ...] = field(default_factory=tuple)
+    kind: Literal["motion", "gesture", "speech", "stop"] = "motion"
+    asked_by: tuple[tuple[str, tuple[str, ...]], ...] = ()      # (language, phrases) pairs
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        """Every phrase that asks for this skill, all languages together."""
+        return tuple(p for _, phrases in self.asked_by for p in phrases)
 
 
 def default_skills_path() -> Path:
@@ -67,7 +78,7 @@ def load_skills(path: str | Path | None = None) -> dict[str, Skill]:
         where = f"{path}: skills.{name}"
         if not isinstance(spec, dict):
             raise SkillError(f"{where}: expected a mapping (description, target, risky, params)")
-        unknown = set(spec) - {"description", "target", "risky", "params"}
+        unknown = set(spec) - {"description", "target", "risky", "params", "kind", "asked_by"}
         if unknown:
             raise SkillError(f"{where}: unknown keys {sorted(unknown)}")
         target = spec.get("target", "none")
@@ -86,9 +97,35 @@ def load_skills(path: str | Path | None = None) -> dict[str, Skill]:
                 raise SkillError(f"{pwhere}: min {lo} is above max {hi}")
             params.append(Param(pname, ptype, lo, hi, tuple(pspec.get("choices") or ()), str(pspec.get("unit", "")),
                                 str(pspec.get("description", ""))))
+        kind = spec.get("kind", "motion")
+        if kind not in KINDS:
+            raise SkillError(f"{where}.kind = {kind!r}; allowed: {', '.join(KINDS)}")
+        if (kind == "stop") != (name == "stop"):
+            raise SkillError(f"{where}: only the skill named stop is of kind stop")
+        asked_by = _asked_by(spec.get("asked_by"), kind, where)
         skills[name] = Skill(name, str(spec.get("description", name)), target, bool(spec.get("risky", False)),
-                             tuple(params))
+                             tuple(params), kind, asked_by)
+    if "stop" not in skills:
+        raise SkillError(f"{path}: the stop skill is missing (stop must always be possible)")
     return skills
+
+
+def _asked_by(spec: Any, kind: str, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """asked_by: {language: [phrase, ...]}; a motion skill needs phrases in every language of LANGUAGES."""
+    if spec is None:
+        spec = {}
+    if not isinstance(spec, dict) or not all(isinstance(v, list) and all(isinstance(p, str) and p.strip() for p in v)
+                                             for v in spec.values()):
+        raise SkillError(f"{where}.asked_by: expected a mapping language -> [phrase, ...]")
+    if kind == "motion":
+        missing = [lang for lang in LANGUAGES if not spec.get(lang)]
+        if missing:
+            raise SkillError(f"{where}: a motion skill moves the robot or an object, so the gate lets it out only "
+                             f"when the user asks for it; add asked_by phrases for {', '.join(missing)} (e.g. "
+                             f"asked_by: {{en: [pick up, grab], zh: [拿起], ko: [집어]}}), or set kind: gesture")
+    elif spec:
+        raise SkillError(f"{where}.asked_by: only motion skills are asked for (this one is kind {kind})")
+    return tuple((str(lang), tuple(phrases)) for lang, phrases in spec.items())
 
 
 def response_schema(skills: dict[str, Skill], *, max_say_chars: int = 240, max_intents: int = 3) -> dict[str, Any]:

@@ -54,6 +54,27 @@ def _read_yaml(path: str | Path) -> dict:
     return data
 
 
+MAX_IMAGE_EDGE = 16384
+# How many distortion coefficients OpenCV takes for each model ROS names.
+DISTORTION_SIZES = {"plumb_bob": (0, 4, 5, 8, 12, 14), "rational_polynomial": (0, 8, 12, 14), "equidistant": (4,)}
+
+
+def _check_camera(width: int, height: int, k: np.ndarray, d: np.ndarray, model: str, where: str) -> None:
+    """Raise CalibrationError unless the intrinsics can be used as they are (every later ray depends on it)."""
+    if not (0 < width <= MAX_IMAGE_EDGE and 0 < height <= MAX_IMAGE_EDGE):
+        raise CalibrationError(f"{where}: image size {width}×{height} is not within 1..{MAX_IMAGE_EDGE}")
+    if not (np.isfinite(k).all() and np.isfinite(d).all()):
+        raise CalibrationError(f"{where}: camera matrix and distortion coefficients must be finite numbers")
+    if not (0 < k[0, 0] < 1e6 and 0 < k[1, 1] < 1e6) or not np.allclose(k[2], [0.0, 0.0, 1.0]) or k[1, 0] != 0:
+        raise CalibrationError(f"{where}: camera matrix must be [fx s cx; 0 fy cy; 0 0 1] with fx, fy positive "
+                               f"(got fx {k[0, 0]:g}, fy {k[1, 1]:g})")
+    if model not in DISTORTION_SIZES:
+        raise CalibrationError(f"{where}: distortion_model {model!r}; allowed: {', '.join(DISTORTION_SIZES)}")
+    if d.size not in DISTORTION_SIZES[model] or np.abs(d).max(initial=0.0) > 1e3:
+        raise CalibrationError(f"{where}: {model} takes {' or '.join(map(str, DISTORTION_SIZES[model][1:]))} "
+                               f"distortion coefficients of moderate size, got {d.size}")
+
+
 @dataclass(frozen=True)
 class CameraModel:
     width: int
@@ -78,12 +99,8 @@ class CameraModel:
             raise CalibrationError(f"{where}: camera_matrix focal lengths must be positive")
         dist = data.get("distortion_coefficients") or {"data": []}
         d = np.asarray(dist.get("data", []), dtype=float).ravel()
-        if not np.all(np.isfinite(d)):
-            raise CalibrationError(f"{where}: distortion_coefficients must be finite")
         model = str(data.get("distortion_model", "plumb_bob"))
-        if model not in ("plumb_bob", "rational_polynomial", "equidistant"):
-            raise CalibrationError(f"{where}: distortion_model {model!r}; allowed: plumb_bob, rational_polynomial, "
-                                   "equidistant")
+        _check_camera(width, height, k, d, model, where)
         return cls(width, height, k, d, model, str(data.get("camera_name", "camera")))
 
     @classmethod
@@ -92,13 +109,15 @@ class CameraModel:
         try:
             k = np.asarray(info.k, dtype=float).reshape(3, 3)
             d = np.asarray(info.d, dtype=float).ravel()
+            if isinstance(info.width, bool) or isinstance(info.height, bool) or int(info.width) != info.width \
+                    or int(info.height) != info.height:
+                raise ValueError("size")
             width, height = int(info.width), int(info.height)
-        except (TypeError, ValueError):
-            raise CalibrationError("camera_info: K must be 9 numbers and the size integers") from None
-        if width <= 0 or height <= 0 or k[0, 0] <= 0 or k[1, 1] <= 0 or not (np.isfinite(k).all()
-                                                                              and np.isfinite(d).all()):
-            raise CalibrationError(f"camera_info: unusable ({width}×{height}, fx {k[0, 0]}, fy {k[1, 1]})")
-        return cls(width, height, k, d, info.distortion_model, info.frame_id)
+        except (TypeError, ValueError, OverflowError, AttributeError):
+            raise CalibrationError("camera_info: K must be 9 numbers, D a list of numbers and the size integers") \
+                from None
+        _check_camera(width, height, k, d, str(info.distortion_model), "camera_info")
+        return cls(width, height, k, d, str(info.distortion_model), str(info.frame_id)[:128])
 
     def to_yaml(self, path: str | Path) -> None:
         p = self.k.copy()
