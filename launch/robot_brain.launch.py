@@ -3,6 +3,10 @@
 composed:=true (default) runs every stage in one process, the lowest latency. composed:=false runs
 one node per stage (asr, brain, gate, tts) talking over topics, so the VLM can run on another
 computer of the robot. `ros2 launch robot_brain robot_brain.launch.py --show-args` lists the arguments.
+
+The split nodes sign every message between them with the key in link_key_file (HMAC-SHA256); this file
+creates it (mode 600) at the first split launch and passes its path, never the key, to every node. Nodes on
+another computer need a copy of that same file (see README.md here).
 """
 import os
 
@@ -25,6 +29,8 @@ ARGUMENTS = [
     ("namespace", "", "namespace of the nodes; robot_brain's topics resolve inside it"),
     ("record_dir", "", "record the session (inputs and outputs) as a rosbag2 into this new folder; "
                        "empty: no recording"),
+    ("link_key_file", "", "composed:=false: the key file the nodes sign their link with (created, mode 600, "
+                          "when missing); empty: $ROS_HOME/robot_brain/link.key (~/.ros/robot_brain/link.key)"),
 ]
 
 #: (executable, node name) of the per-stage deployment, in pipeline order.
@@ -44,6 +50,10 @@ def _nodes(context):
                   parameters=[arg("params_file"), overrides])
     if arg("composed").strip().lower() in ("true", "1", "yes"):
         return [Node(executable="robot_brain_node", name="robot_brain", **common)]
+    from robot_brain.ros.link import default_key_path, load_key
+    key_file = os.path.abspath(os.path.expanduser(arg("link_key_file") or str(default_key_path())))
+    load_key(key_file, create=True)         # fails here, saying what to do, rather than in every node
+    overrides["ros.link_key_file"] = key_file
     return [Node(executable=executable, name=name, **common) for executable, name in SPLIT]
 
 

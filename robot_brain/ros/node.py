@@ -6,6 +6,10 @@ cleanup:   the current turn cancelled (no intent from a half-processed turn), st
 
 Subscription callbacks only convert and queue: inference runs in the pipeline's threads, never in
 the executor. Outputs are published from those threads.
+
+Split deployment: the nodes talk over topics.link, every message signed and checked by
+robot_brain.ros.link.LinkGuard (key file ros.link_key_file); what it drops is counted in /diagnostics.
+The gate's node publishes on topics.intents only the intents its own gate let through.
 """
 from __future__ import annotations
 
@@ -26,7 +30,8 @@ from ..frames import (ActionIntent, Frame, GateDecision, Interrupt, ReplySentenc
 from ..lineup import Shared, build_lineup
 from ..pipeline import Pipeline
 from ..speech.speaking import SpeakingState
-from . import codec, health
+from . import health
+from . import link as link_auth
 from .params import config_from_node, declare_config_parameters
 from .session import type_name
 
@@ -41,6 +46,8 @@ ROLES: dict[str, tuple[str, ...]] = {
     "gate": ("intent_gate",),
     "tts": ("speech_out",),
 }
+#: The role each split node signs the link as (robot_brain.ros.link.MAY_SEND: what it may send).
+LINK_ROLES = {"asr": "asr", "brain": "brain", "gate": "gate", "tts": "tts"}
 DEFAULT_NAMES = {"composed": "robot_brain", "asr": "asr", "brain": "brain", "gate": "intent_gate", "tts": "tts"}
 
 RELIABLE = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)
@@ -78,6 +85,8 @@ class RobotBrainNode(LifecycleNode):
         self._input_subs: list = []
         self._outputs: dict[str, Any] = {}
         self._foreign: OrderedDict[int, Frame] = OrderedDict()    # frames that came in from outside, by identity
+        self.link: link_auth.LinkGuard | None = None              # split deployment: signs and checks the link
+        self._link_lock = threading.Lock()
         self._foreign_lock = threading.Lock()
         self._diag_timer = None
         self._diag_pub = None
@@ -93,6 +102,10 @@ class RobotBrainNode(LifecycleNode):
             if self._config_error:
                 raise ConfigError(self._config_error)
             self.config = config = config_from_node(self)
+            if self.split:                # before any model loads: a missing key is a quick, clear failure
+                key = link_auth.load_key(link_auth.key_path(config.ros.link_key_file))
+                self.link = link_auth.LinkGuard(LINK_ROLES[self.role], key, self.get_fully_qualified_name(),
+                                                max_age_s=config.ros.link_max_age_s)
             self._build_pipeline(config)
             self._make_publishers(config)
             if config.ros.record_dir:
@@ -269,6 +282,7 @@ class RobotBrainNode(LifecycleNode):
         if self._recorder is not None:
             self._recorder.close()
             self._recorder = None
+        self.link = None
 
     # ---- input ---------------------------------------------------------------------------------
 
@@ -285,15 +299,20 @@ class RobotBrainNode(LifecycleNode):
         if frame is not None:
             self._push(frame)
 
-    def _push(self, frame: Frame) -> None:
+    def _push(self, frame: Frame, foreign: bool = True) -> None:
+        """Into the pipeline. foreign: it came from outside this node (a topic, the link), so it is never
+        published again (and, if it is an intent, never published as one of this node's intents)."""
         pipeline = self.pipeline
         if pipeline is None or not self._active:
             return
-        with self._foreign_lock:
-            self._foreign[id(frame)] = frame
-            while len(self._foreign) > 2048:
-                self._foreign.popitem(last=False)
+        if foreign:
+            with self._foreign_lock:
+                self._foreign[id(frame)] = frame
+                while len(self._foreign) > 2048:
+                    self._foreign.popitem(last=False)
         pipeline.turns.observe(frame.turn)
+        if self.link is not None:
+            self.link.observe(frame.turn)
         pipeline.push(frame)
 
     def _now(self) -> float:
@@ -328,20 +347,22 @@ class RobotBrainNode(LifecycleNode):
             self._recorder.write(topic, msg)
         self._push(messages.estop())                     # every node: cut speech, cancel the turn
         if "intent_gate" in self.slots:                  # the gate's node turns it into the stop intent
-            self._push(stop_intent("estop", 1.0, "stop topic"))
+            self._push(stop_intent("estop", 1.0, "stop topic"), foreign=False)
         if "speech_out" in self.slots and self._active:
             self._publish("speaking", messages_std("Bool")(data=False))
 
     def _on_link(self, msg) -> None:
-        try:
-            frame, sender = codec.decode(msg.data)
-        except codec.CodecError as exc:
-            if self.inputs.rejected_on(self.config.topics.link, str(exc)):
-                self.get_logger().warning(f"skipping link message(s): {exc}")
+        guard, topic = self.link, self.config.topics.link
+        if guard is None:
             return
-        if sender == self.get_fully_qualified_name():
+        frame, reason = guard.accept(msg.data)
+        if reason == link_auth.OWN:
             return
-        self.inputs.received_on(self.config.topics.link)
+        self.inputs.received_on(topic)
+        if frame is None:
+            if self.inputs.rejected_on(topic, link_auth.reason_kind(reason)):     # logged once per kind of drop
+                self.get_logger().warning(f"dropping link message(s): {reason} (counted in /diagnostics)")
+            return
         if isinstance(frame, GateDecision):
             if "intent_gate" not in self.slots:      # turn taking must know whether the gate waits for a yes
                 self.shared.confirmations.set(frame.decision == "awaiting_confirmation")
@@ -351,6 +372,9 @@ class RobotBrainNode(LifecycleNode):
                 (self.shared.speaking.start if frame.active else self.shared.speaking.stop)()
             return
         self._push(frame)
+        if isinstance(frame, Stop) and "intent_gate" in self.slots:
+            from ..speech.stop_path import stop_intent       # the gate's node makes the stop intent for it
+            self._push(stop_intent(frame.source or "link", 1.0, frame.reason), foreign=False)
 
     # ---- output ---------------------------------------------------------------------------------
 
@@ -358,10 +382,10 @@ class RobotBrainNode(LifecycleNode):
         """Pipeline sink (runs in pipeline threads)."""
         with self._foreign_lock:
             foreign = self._foreign.get(id(frame)) is frame
+        if foreign:                       # came from outside: never published again, never as this node's intent
+            return
         if isinstance(frame, ActionIntent) and "intent_gate" in self.slots:
             self._publish("intents", self._intent_message(frame))   # only what passed this node's gate
-        if foreign:
-            return
         String, Bool = messages_std("String"), messages_std("Bool")
         if isinstance(frame, Transcript) and frame.final:
             self._publish("transcript", String(data=frame.text))
@@ -373,11 +397,13 @@ class RobotBrainNode(LifecycleNode):
             self._publish("tts_audio", self._audio_message(frame))
         if frame.turn:
             self._last_turn = max(self._last_turn, frame.turn)
-        if self.split and codec.crosses_link(frame):
+        guard = self.link
+        if guard is not None and guard.may_send(frame):
             turn = None
             if isinstance(frame, (Stop, Interrupt)) and not frame.turn and self.pipeline is not None:
                 turn = self.pipeline.turns.cancelled_through       # what "now" meant here
-            self._publish("link", String(data=codec.encode(frame, self.get_fully_qualified_name(), turn)))
+            with self._link_lock:                                  # sequence numbers go out in order
+                self._publish("link", String(data=guard.sign(frame, turn)))
 
     def _publish(self, key: str, msg) -> None:
         publisher = self._outputs.get(key)

@@ -110,6 +110,7 @@ def launch(tmp_path, isolated):
 
     def start(**launch_args):
         launch_args.setdefault("params_file", str(TEST_PARAMS))
+        launch_args.setdefault("link_key_file", str(tmp_path / "link.key"))     # not the user's ~/.ros
         new = [Started(p, tmp_path / f"{p.name}.log") for p in processes(LAUNCH_FILE, launch_args, tmp_dir=tmp_path)]
         started.extend(new)
         return new
