@@ -27,7 +27,8 @@ Steps, run in order; the line-up settles (`Pipeline.wait_idle`) after each:
   role ``to`` (asr, brain, gate, tts). It is received as that node receives it (robot_brain.ros.link.LinkGuard, with
   the harness's key, then the node's routing: a Stop at the gate's node also makes its stop intent), without DDS.
   As given, the message is unsigned. ``"signed": true`` signs it first as the sender of role ``from_role``
-  (default brain) would; ``"key": "wrong"`` signs it with another key. Frames that came in over the link and come
+  (default brain) would; ``"key": "wrong"`` signs it with another key. The value ``"$open"`` in the frame JSON
+  becomes the id of the question the gate waits on now (what turn taking puts in a Confirmation). Frames that came in over the link and come
   out unchanged are not counted as actions (the node never republishes them as its own intents).
 - ``{"fault": "gate"}``: from now on that stage's ``process`` raises (gate, turns or brain); after
   ``pipeline.max_consecutive_errors`` failures in a row the runtime takes it out of service. StageErrors of a
@@ -171,7 +172,7 @@ def parse_case(data: Any, line: int = 0) -> Case:
 def load_cases(path: str | Path | None = None) -> list[Case]:
     path = Path(path) if path else default_cases_path()
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").split("\n")        # not splitlines: U+0085, U+2028 are data
     except OSError as exc:
         raise CaseError(f"{path}: cannot read the cases ({exc.strerror or exc})") from None
     cases, ids = [], set()
@@ -352,6 +353,8 @@ class _Run:
             guard = self.guards[role] = link_auth.LinkGuard(role, HARNESS_KEY, f"/robot_brain/{role}_node")
             guard.observe(self.pipeline.turns.latest)
         text = step["link"]
+        if '"$open"' in text:                           # the question the gate waits on now, as turn taking knows it
+            text = text.replace('"$open"', str(self.shared.confirmations.waiting()))
         if step.get("signed"):
             text = self.sign(link_auth, text, step.get("from_role", "brain"),
                              WRONG_KEY if step.get("key") == "wrong" else HARNESS_KEY)
