@@ -92,11 +92,22 @@ def timeline_status(timeline: Timeline | None) -> Status:
     return Status("last turn", OK, message, values)
 
 
+def link_status(counts: dict[str, int]) -> Status:
+    """The split deployment's link (robot_brain.ros.link.LinkGuard.counts()): messages taken and dropped."""
+    dropped = sum(n for key, n in counts.items() if key.startswith("dropped "))
+    values = {key: str(n) for key, n in counts.items()}
+    if dropped:
+        return Status("link", WARN, f"{dropped} link message(s) dropped (unsigned, replayed, out of bounds...): "
+                                    "see the values", values)
+    return Status("link", OK, f"ok, {counts.get('accepted', 0)} signed message(s) taken", values)
+
+
 def node_statuses(node: str, state: str, stats: dict[str, StageStats], inputs: InputCounter,
-                  last_turn: Timeline | None, missing_inputs: dict[str, str] | None = None) -> list[Status]:
-    """Everything one node reports, names prefixed with the node's name."""
-    statuses = [inputs.report(missing_inputs)] + [stage_status(n, s) for n, s in stats.items()] \
-        + [timeline_status(last_turn)]
+                  last_turn: Timeline | None, missing_inputs: dict[str, str] | None = None,
+                  link: dict[str, int] | None = None) -> list[Status]:
+    """Everything one node reports, names prefixed with the node's name; `link`: the link's counts (split nodes)."""
+    statuses = [inputs.report(missing_inputs)] + ([link_status(link)] if link is not None else []) \
+        + [stage_status(n, s) for n, s in stats.items()] + [timeline_status(last_turn)]
     worst = max((s.level for s in statuses), default=OK)
     summary = Status("node", worst, f"{state}" + ("" if worst == OK else ": see the stage and input statuses"),
                      {"state": state, "stages": ", ".join(stats) or "none"})

@@ -232,14 +232,6 @@ class LinkGuard:
                 self.rejected[reason_kind(reason)] += 1
         return frame, reason
 
-    def sender_of(self, text: str) -> tuple[str, str] | None:
-        """(name, role) of a message accept() took (for logs); None for anything else."""
-        try:
-            body = json.loads(json.loads(text)["body"])
-            return str(body["from"]), str(body["role"])
-        except Exception:
-            return None
-
     def _accept(self, text: Any) -> tuple[Frame | None, str]:
         if not isinstance(text, str):
             return None, f"{MALFORMED}: not text"
@@ -343,6 +335,16 @@ class LinkGuard:
             if self.clamped:
                 out["stop watermarks cut to the newest turn seen"] = self.clamped
             return out
+
+
+def made_here(role: str, frame: Frame) -> list[Frame]:
+    """What a node of `role` makes itself for a frame it accepted from the link (besides pushing that frame into
+    its pipeline): the gate's node turns a Stop into its own stop intent, the one its gate lets through and
+    publishes (no other role sends intents)."""
+    if role == "gate" and isinstance(frame, Stop):
+        from ..speech.stop_path import stop_intent
+        return [stop_intent(frame.source or "link", 1.0, frame.reason)]
+    return []
 
 
 def main(argv: list[str] | None = None) -> int:

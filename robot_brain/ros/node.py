@@ -372,9 +372,8 @@ class RobotBrainNode(LifecycleNode):
                 (self.shared.speaking.start if frame.active else self.shared.speaking.stop)()
             return
         self._push(frame)
-        if isinstance(frame, Stop) and "intent_gate" in self.slots:
-            from ..speech.stop_path import stop_intent       # the gate's node makes the stop intent for it
-            self._push(stop_intent(frame.source or "link", 1.0, frame.reason), foreign=False)
+        for made in link_auth.made_here(LINK_ROLES[self.role], frame):    # the gate's stop intent for a Stop
+            self._push(made, foreign=False)
 
     # ---- output ---------------------------------------------------------------------------------
 
@@ -447,8 +446,9 @@ class RobotBrainNode(LifecycleNode):
             return
         last = pipeline.timelines.get(self._last_turn) if self._last_turn else None
         problems = {**self.missing_inputs, **(self._type_mismatches() if self._active else {})}
+        guard = self.link
         statuses = health.node_statuses(self.get_fully_qualified_name(), self._state, pipeline.stats(), self.inputs,
-                                        last, problems)
+                                        last, problems, link=guard.counts() if guard is not None else None)
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
         for s in statuses:

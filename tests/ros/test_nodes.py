@@ -221,6 +221,9 @@ def test_split_deployment_talks_over_topics_and_survives_a_killed_brain(launch, 
     want = {"unsigned": 2, "bad signature": 2, "malformed": 1, "replayed": 1}
     for name in ("/brain", "/intent_gate"):
         assert spin_until(probe, lambda: outputs.link_rejections(name) == want, 10), outputs.link_rejections(name)
+    link_status = outputs.diagnostics_of("/intent_gate")[-1][1]["link"]
+    counted = {kv.key: int(kv.value) for kv in link_status.values}
+    assert counted["dropped replayed"] == 1 and counted["accepted"] >= 3 and link_status.level == b"\x01"
 
     # the brain dies in the middle of a turn: nothing comes of that turn, the other nodes keep working
     inputs.say("what is on the table?")

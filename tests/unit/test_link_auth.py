@@ -286,3 +286,26 @@ def test_make_key_command(tmp_path, capsys):
     assert link.main(["--make-key", str(path)]) == 0
     out = capsys.readouterr().out
     assert "wrote a new key" in out and path.read_text().strip() not in out
+
+
+def test_only_the_gate_node_makes_a_stop_intent_for_a_stop_from_the_link():
+    stop = Stop(source="voice", reason="heard 'stop'", turn=3)
+    [intent] = link.made_here("gate", stop)
+    assert isinstance(intent, ActionIntent) and (intent.verb, intent.priority, intent.source) == ("stop", 100, "voice")
+    assert intent.turn == 0 and intent.params == {"reason": "heard 'stop'"}
+    assert all(not link.made_here(role, stop) for role in ("asr", "brain", "tts"))
+    assert not link.made_here("gate", Turn(text="stop", turn=3))
+
+
+def test_link_counts_reach_the_diagnostics(clock):
+    from robot_brain.ros import health
+    g = guards(clock)
+    gate = g["gate"]
+    gate.accept(g["asr"].sign(Turn(text="wave", turn=1)))
+    assert health.link_status(gate.counts()).level == health.OK
+    gate.accept(codec.encode(Turn(text="wave", turn=2), "/asr"))
+    status = health.link_status(gate.counts())
+    assert status.level == health.WARN and status.values == {"accepted": "1", "dropped unsigned": "1"}
+    names = [s.name for s in health.node_statuses("/intent_gate", "active", {}, health.InputCounter(), None,
+                                                  link=gate.counts())]
+    assert "/intent_gate: link" in names
