@@ -17,7 +17,7 @@ from .intents.skills import load_skills
 from .vision.calibration import CameraModel, Extrinsic, default_file
 
 TARGET_US = 1000.0
-USER_SAYS = "please point at the red cup and pick up the blue ball"
+USER_SAYS = "please point at the red cup, pick up the blue ball, then drive to it and follow me"
 
 
 def mixed_proposals(n: int, seed: int = 0) -> list[IntentProposal]:
@@ -65,7 +65,8 @@ def bench_gate(intents: int = 10_000) -> dict:
             gate.propose(proposal, now)
             times.append((time.perf_counter_ns() - start) / 1000)
             if gate.pending is not None and i % 7 == 0:
-                gate.confirm(Confirmation(accepted=bool(i % 2), text="yes", turn=proposal.turn), now)
+                gate.confirm(Confirmation(accepted=bool(i % 2), text="yes" if i % 2 else "no", turn=proposal.turn,
+                                          question=gate.board.waiting()), now)
         audit.close()
         audit_lines = sum(1 for _ in (Path(tmp) / "audit.jsonl").open())
     median = statistics.median(times)
