@@ -298,6 +298,8 @@ class _Runner:
             log.error("stage %s failed on %s (turn %d): %s", self.stage.name, frame.kind, frame.turn,
                       stats.last_error, exc_info=log.isEnabledFor(logging.DEBUG))
             pipeline._route(StageError(stage=self.stage.name, error=stats.last_error, turn=frame.turn), self.index)
+            if self.stage.fail_closed and not is_control:      # what it could not decide is refused, never passed
+                self._out_of_service(frame)
             if stats.consecutive_errors >= pipeline.max_consecutive_errors:
                 self._take_out_of_service(
                     f"{stats.consecutive_errors} failures in a row, last: {stats.last_error}", frame.turn)

@@ -38,8 +38,8 @@ class TurnTaker(Stage):
     def _stop(self, source: str, text: str) -> Iterable[Frame]:
         from .speech.stop_path import stop_intent
         reason = f"{source} {text.strip()!r}"
+        yield stop_intent(source, 1.0, reason)         # first: the Stop cancels this turn, and what follows it
         yield Stop(source=source, reason=reason)
-        yield stop_intent(source, 1.0, reason)
 
     def process(self, frame: Frame) -> Iterable[Frame]:
         if isinstance(frame, Stop):

@@ -35,12 +35,13 @@ def clean_text(value: Any, what: str) -> str:
         raise Rejected(f"{what} must be text, got {type(value).__name__}")
     if len(value) > 4 * MAX_TEXT:
         raise Rejected(f"{what} is {len(value)} characters long (at most {MAX_TEXT})")
-    text = " ".join(strip_invisible(unicodedata.normalize("NFKC", strip_invisible(value))).split())
-    if len(text) > MAX_TEXT:
-        raise Rejected(f"{what} is {len(text)} characters long (at most {MAX_TEXT})")
-    bad = [c for c in text if unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn")]
+    text = strip_invisible(unicodedata.normalize("NFKC", strip_invisible(value)))
+    bad = [c for c in text if unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") and c != " "]
     if bad:
         raise Rejected(f"{what} holds a control, private or unassigned character ({shown(bad[0])})")
+    text = " ".join(text.split())
+    if len(text) > MAX_TEXT:
+        raise Rejected(f"{what} is {len(text)} characters long (at most {MAX_TEXT})")
     scripts = mixed_scripts(text)
     if scripts:
         raise Rejected(f"{what} {shown(text)} mixes scripts ({', '.join(sorted(scripts))}): a look-alike is not "

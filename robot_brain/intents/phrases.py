@@ -212,8 +212,8 @@ def asks_for(phrases: tuple[str, ...] | list[str], text: str) -> str:
 
     A Latin phrase matches its words in order with at most three other words between them ("pick the red cup
     up" asks for "pick up"), and not after a negation (don't, not, never) in the three words before it. A Chinese
-    or Korean phrase matches as a substring of the text without spaces, not after 不/别/没/안/못 and not
-    followed by a Korean negative ending (-지 마, 않).
+    or Korean phrase matches as a substring of the text without spaces ("A...B": A, then B within eight
+    characters), not after 不/别/没/안/못 and not followed by a Korean negative ending (-지 마, 않).
     """
     text = normalise(text)
     words, joined = tokens(text), compact(text)
@@ -222,7 +222,7 @@ def asks_for(phrases: tuple[str, ...] | list[str], text: str) -> str:
         if not wanted:
             continue
         if is_cjk(wanted):
-            if _cjk_asks(compact(wanted), joined):
+            if _cjk_asks("...".join(compact(part) for part in wanted.split("...")), joined):
                 return phrase
         elif _latin_asks(tokens(wanted), words):
             return phrase
@@ -245,10 +245,23 @@ def _latin_asks(wanted: list[str], words: list[str]) -> bool:
 
 
 def _cjk_asks(wanted: str, joined: str) -> bool:
-    start = joined.find(wanted)
+    first, *rest = wanted.split("...")
+    start = joined.find(first)
     while start >= 0:
-        before, after = joined[max(0, start - 2):start], joined[start + len(wanted):start + len(wanted) + 4]
-        if not any(n in before for n in NEGATION_BEFORE_CJK) and not any(n in after for n in NEGATION_AFTER_KO):
-            return True
-        start = joined.find(wanted, start + 1)
+        end = _rest_at(rest, joined, start + len(first))
+        if end >= 0:
+            before, after = joined[max(0, start - 2):start], joined[end:end + 4]
+            if not any(n in before for n in NEGATION_BEFORE_CJK) and not any(n in after for n in NEGATION_AFTER_KO):
+                return True
+        start = joined.find(first, start + 1)
     return False
+
+
+def _rest_at(parts: list[str], joined: str, at: int, gap: int = 8) -> int:
+    """Where the `parts` of a phrase written "A...B" end, each within `gap` characters of the one before (-1: not)."""
+    for part in parts:
+        found = joined.find(part, at, at + gap + len(part))
+        if found < 0:
+            return -1
+        at = found + len(part)
+    return at

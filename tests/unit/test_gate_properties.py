@@ -87,6 +87,7 @@ NOT_ASKING = {"en": ["where is the {o}", "what do you see", "is the {o} on the t
               "zh": ["{o}在哪里", "不要拿{o}", "别去{o}那里", "你看到了什么", "看着我"],
               "ko": ["{o} 어디 있어", "{o} 집지 마", "뭐가 보여", "나를 봐"]}
 USER_WORDS = ("me", "我", "나")
+POINTING = {"the", "that", "there", "it", "this"}           # words of a label that name nothing
 TARGETS = [o for objs in OBJECTS.values() for o in objs] + ["me", "person", "user", "it", "that", "there", "you",
                                                             "knife", "the cup there", "它", "那个", "그것", "거기"]
 
@@ -126,5 +127,7 @@ def test_no_intent_leaves_without_the_users_words_behind_it(utterance, previous,
             assert frame.verb == asked, f"{frame.verb} after {text!r}"
         if frame.target:                                 # R3: named, or the user who spoke of themselves
             label = frame.target["label"]
-            assert label in named or (label in ("me", "person", "user") and spoke_of_self), \
+            words = set(label.split()) - POINTING
+            assert words and words <= {w for obj in named for w in obj.split()} \
+                or (label in ("me", "person", "user") and spoke_of_self), \
                 f"{frame.verb} {label!r} after {[t for _, t, _ in turns]}"
