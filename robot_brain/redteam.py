@@ -365,7 +365,7 @@ class _Run:
         self.notes.append(f"link to {role}: accepted {frame.kind}")
         if isinstance(frame, GateDecision):             # the node's routing (robot_brain.ros.node._on_link)
             if role != "gate":
-                self.shared.confirmations.set(frame.decision == "awaiting_confirmation")
+                self.shared.confirmations.set(frame.question)
             return
         if isinstance(frame, Speaking):
             return
