@@ -349,8 +349,9 @@ def made_here(role: str, frame: Frame) -> list[Frame]:
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    parser = argparse.ArgumentParser(prog="python -m robot_brain.ros.link",
-                                     description="Make the key file the nodes of a split deployment sign the link with.")
+    parser = argparse.ArgumentParser(
+        prog="python -m robot_brain.ros.link",
+        description="Make the key file the nodes of a split deployment sign the link with.")
     parser.add_argument("--make-key", metavar="PATH", required=True,
                         help=f"write a new key here (mode 600) unless one exists; e.g. {default_key_path()}")
     args = parser.parse_args(argv)

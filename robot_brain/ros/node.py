@@ -364,8 +364,10 @@ class RobotBrainNode(LifecycleNode):
                 self.get_logger().warning(f"dropping link message(s): {reason} (counted in /diagnostics)")
             return
         if isinstance(frame, GateDecision):
-            if "intent_gate" not in self.slots:      # turn taking must know whether the gate waits for a yes
-                self.shared.confirmations.set(frame.decision == "awaiting_confirmation")
+            if "intent_gate" not in self.slots:      # turn taking must know whether (which question) the gate asked
+                question = getattr(frame, "question", None)
+                self.shared.confirmations.set(frame.decision == "awaiting_confirmation" if question is None
+                                              else question)
             return
         if isinstance(frame, Speaking):
             if "speech_out" not in self.slots:       # the hearing stage ignores the robot's own voice

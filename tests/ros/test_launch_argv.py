@@ -30,8 +30,8 @@ def test_composed_launch_starts_one_node_with_every_stage(tmp_path):
 
 def test_split_launch_starts_one_node_per_stage(tmp_path):
     key_file = tmp_path / "keys" / "link.key"
-    procs = processes(LAUNCH_FILE, {"composed": "false", "record_dir": "/tmp/session", "link_key_file": str(key_file)},
-                      tmp_dir=tmp_path)
+    procs = processes(LAUNCH_FILE, {"composed": "false", "record_dir": "/tmp/session",
+                                    "link_key_file": str(key_file)}, tmp_dir=tmp_path)
     assert [(p.executable, p.name) for p in procs] == [("asr_node", "asr"), ("brain_node", "brain"),
                                                         ("gate_node", "intent_gate"), ("tts_node", "tts")]
     key = key_file.read_text().strip()
@@ -50,7 +50,8 @@ def test_launch_key_file_defaults_under_ros_home_and_composed_needs_none(tmp_pat
     [p] = processes(LAUNCH_FILE, {}, tmp_dir=tmp_path)
     assert "ros.link_key_file" not in p.parameters and not (tmp_path / "ros_home").exists()
     procs = processes(LAUNCH_FILE, {"composed": "false"}, tmp_dir=tmp_path)
-    assert {p.parameters["ros.link_key_file"] for p in procs} == {str(tmp_path / "ros_home" / "robot_brain" / "link.key")}
+    default = tmp_path / "ros_home" / "robot_brain" / "link.key"
+    assert {p.parameters["ros.link_key_file"] for p in procs} == {str(default)}
     short = tmp_path / "short.key"
     short.write_text("too short")
     short.chmod(0o600)
