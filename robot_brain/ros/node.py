@@ -365,9 +365,7 @@ class RobotBrainNode(LifecycleNode):
             return
         if isinstance(frame, GateDecision):
             if "intent_gate" not in self.slots:      # turn taking must know whether (which question) the gate asked
-                question = getattr(frame, "question", None)
-                self.shared.confirmations.set(frame.decision == "awaiting_confirmation" if question is None
-                                              else question)
+                self.shared.confirmations.set(frame.question)
             return
         if isinstance(frame, Speaking):
             if "speech_out" not in self.slots:       # the hearing stage ignores the robot's own voice
