@@ -109,6 +109,12 @@ def _parser() -> argparse.ArgumentParser:
     bg.add_argument("--json", type=Path, metavar="FILE", help="write the figures here")
     bg.add_argument("--intents", type=int, default=10_000)
     bg.set_defaults(func=cmd_bench_gate)
+    bst = bench_sub.add_parser("stop", help="every WAV in a folder through the stop path: *_pos should stop the "
+                               "robot, *_neg not (targets: recall >= 95 %%, false fires <= 2 %%, p99 <= 0.2 s)")
+    bst.add_argument("folder", type=Path, metavar="DIR", help="WAV files (any rate and level; searched recursively)")
+    bst.add_argument("--json", type=Path, metavar="FILE", help="write the figures here")
+    bst.add_argument("--all-negative", action="store_true", help="every file is a _neg (e.g. a folder of other speech)")
+    bst.set_defaults(func=cmd_bench_stop)
     be = bench_sub.add_parser(
         "e2e", help="end of speech → first reply audio through the whole pipeline, per stage (target: <= 1.2x the "
                     "stages' serial work)",
@@ -372,6 +378,22 @@ def cmd_bench_gate(args) -> int:
     verdict = "meets" if result["targets"]["gate_us_per_intent<1000"] else "MISSES"
     print(f"gate: {result['gate_us_per_intent']} µs per intent (median, p99 {result['gate_us_p99']} µs) over "
           f"{result['intents']} mixed proposals; decisions {result['decisions']}. {verdict} the 1000 µs target.")
+    return 0
+
+
+def cmd_bench_stop(args) -> int:
+    from .bench import write_json
+    from .bench_stop import bench_stop
+    if not args.folder.is_dir():
+        raise ConfigError(f"{args.folder} is not a folder of WAV files")
+    r = bench_stop(args.folder, args.cfg, all_negative=args.all_negative)
+    write_json(r, args.json)
+    pct = lambda v: "-" if v is None else f"{100 * v:.1f} %"
+    ms = lambda v: "-" if v is None else f"{1000 * v:.0f} ms"
+    print(f"stop bench over {len(r['files'])} files: recall {pct(r['recall'])} ({r['hits']}/{r['positives']}), "
+          f"false fires {pct(r['false_fires'])} ({r['false_fire_count']}/{r['negatives']}), latency from the end "
+          f"of speech p50 {ms(r['latency_p50_s'])}, p99 {ms(r['latency_p99_s'])}; {r['cost_per_hop_ms']} ms per "
+          f"{1000 * r['hop_s']:.0f} ms hop")
     return 0
 
 

@@ -1,6 +1,6 @@
 """A small keyword-spotting network evaluated in numpy (no torch needed at run time).
 
-Three 1-D convolutions over time (mel bins are channels), global max pooling, a linear
+A few 1-D convolutions over time (mel bins are channels), global max pooling, a linear
 classifier. Weights, labels and feature statistics live in one .npz written by
 scripts/train_stop_spotter.py.
 """
@@ -21,7 +21,7 @@ def _conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int) ->
     """x (T, C_in), weight (C_out, C_in, K) as torch stores it → (T', C_out), valid padding."""
     k = weight.shape[2]
     windows = np.lib.stride_tricks.sliding_window_view(x, k, axis=0)[::stride]   # (T', C_in, K)
-    return np.einsum("tck,ock->to", windows, weight, optimize=True) + bias
+    return windows.reshape(len(windows), -1) @ weight.reshape(len(weight), -1).T + bias   # one GEMM
 
 
 @dataclass
