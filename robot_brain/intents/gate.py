@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 from ..frames import (ActionIntent, CameraInfoFrame, Confirmation, Frame, GateDecision, IntentProposal,
                       ReplySentence, Stop, Turn)
 from ..pipeline import Stage
-from . import phrases
+from . import phrases, requests
 from .audit import AuditLog
 from .checks import Rejected, check_params, check_point, clean_text, finite_number, image_size, shown, verb_of
 from .phrases import DEICTIC, FILLER, USER_LABELS, answer_of  # noqa: F401  (answer_of: turn taking's import)
@@ -200,7 +200,7 @@ class Gate:
         said = self._turns.get(proposal.turn)
         if said is None or proposal.source not in AUTHORISED_SOURCES or now - said.when > self.turn_ttl_s:
             raise Rejected("it does not come from a recent authorised user turn (typed or spoken)")
-        if skill.kind == "motion" and not phrases.asks_for(skill.phrases, said.text):
+        if skill.kind == "motion" and not requests.asks_for(skill.phrases, said.text):
             raise Rejected(f"{skill.name} moves the robot or an object, and the user's words did not ask for it "
                            f"(heard {shown(said.text, 60)})")
         confidence = finite_number(proposal.confidence, "confidence")

@@ -111,7 +111,6 @@ def test_no_intent_leaves_without_the_users_words_behind_it(utterance, previous,
         gate.authorise(Turn(text=text, source="voice", turn=number), 0.0)
         turns.append((asked, text, obj if "{o}" in template else None))
     asked, text, _ = turns[-1]
-    named = {obj for _, _, obj in turns if obj}
     spoke_of_self = any(word in said for _, said, _ in turns for word in USER_WORDS)
     emitted = []
     for item in items:
@@ -128,6 +127,8 @@ def test_no_intent_leaves_without_the_users_words_behind_it(utterance, previous,
         if frame.target:                                 # R3: named, or the user who spoke of themselves
             label = frame.target["label"]
             words = set(label.split()) - POINTING
-            assert words and words <= {w for obj in named for w in obj.split()} \
+            heard = {w for _, said, _ in turns for w in said.replace("?", "").split()}
+            assert words and all(w in heard or any(w in said for _, said, _ in turns if not said.isascii())
+                                 for w in words) \
                 or (label in ("me", "person", "user") and spoke_of_self), \
                 f"{frame.verb} {label!r} after {[t for _, t, _ in turns]}"

@@ -11,7 +11,7 @@ from robot_brain.frames import (ActionIntent, CameraInfoFrame, Confirmation, Gat
                                 ReplySentence, Stop, TextInput, Turn)
 from robot_brain.intents.audit import AuditLog
 from robot_brain.intents.gate import CANNOT_ACT, Gate, IntentGate
-from robot_brain.intents.phrases import answer_of, asks_for, is_stop
+from robot_brain.intents.phrases import answer_of, is_stop
 from robot_brain.intents.skills import SkillError, load_skills
 from robot_brain.pipeline import Pipeline, Stage
 from robot_brain.speech.stop_path import stop_intent
