@@ -64,7 +64,7 @@ from typing import Any, Callable, Iterable
 
 from .config import Config
 from .frames import (ActionIntent, CameraInfoFrame, Frame, GateDecision, ReplyDone, ReplySentence, Speaking,
-                     StageError, Stop, TextInput, Transcript, Turn)
+                     StageError, TextInput, Transcript, Turn)
 from .pipeline import Pipeline, Stage
 
 log = logging.getLogger(__name__)
@@ -370,9 +370,8 @@ class _Run:
         if isinstance(frame, Speaking):
             return
         self.push(frame, foreign=True)
-        if isinstance(frame, Stop) and role == "gate":
-            from .speech.stop_path import stop_intent
-            self.push(stop_intent(frame.source or "link", 1.0, frame.reason))
+        for made in link_auth.made_here(role, frame):     # what the node makes itself (the gate's stop intent)
+            self.push(made)
 
     def sign(self, link_auth, text: str, role: str, key: bytes) -> str:
         """The message a node of `role` holding `key` sends for the frame JSON `text` (robot_brain.ros.link's
