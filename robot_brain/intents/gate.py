@@ -26,7 +26,7 @@ from ..pipeline import Stage
 from . import phrases, requests
 from .audit import AuditLog
 from .checks import Rejected, check_params, check_point, clean_text, finite_number, image_size, shown, verb_of
-from .phrases import DEICTIC, FILLER, USER_LABELS, answer_of  # noqa: F401  (answer_of: turn taking's import)
+from .phrases import DEICTIC, FILLER, USER_LABELS, answer_of
 from .skills import Skill
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,8 @@ import pytest
 
 from robot_brain.frames import ActionIntent, Confirmation, GateDecision, IntentProposal, ReplySentence, Turn
 from robot_brain.intents.audit import AuditLog
-from robot_brain.intents.gate import Gate, answer_of
+from robot_brain.intents.gate import Gate
+from robot_brain.intents.phrases import answer_of
 from robot_brain.intents.skills import load_skills
 from robot_brain.vision.calibration import CameraModel, Extrinsic, default_file
 
