@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(espeak-ng libportaudio2 libsndfile1 sox libgl1 libglib2.0-0 iproute2 xvfb xdotool)
+# The stop word's voices and real human speech (tests, scripts/train_stop_spotter.py, scripts/make_stop_bench.py)
+APT_PACKAGES+=(asterisk-core-sounds-en-wav flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
