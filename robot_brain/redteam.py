@@ -242,7 +242,8 @@ class _Clock:
 
 
 def language_of(text: str) -> str:
-    for char in text:
+    """The language the ear would report for `text`, from its first characters (as Whisper decides early)."""
+    for char in text[:200]:
         name = unicodedata.name(char, "")
         if name.startswith("HANGUL"):
             return "ko"
