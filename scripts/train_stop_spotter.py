@@ -32,8 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from robot_brain.speech.features import log_mel  # noqa: E402
-from robot_brain.speech.keyword_net import NEGATIVE, KeywordNet  # noqa: E402
+from robot_brain.speech.keyword_net import NEGATIVE, KeywordNet, window_features  # noqa: E402
 from robot_brain.sim.world import COLOURS as WORLD_COLOURS  # noqa: E402
 from robot_brain.testing import spoken  # noqa: E402
 
@@ -42,6 +41,8 @@ WINDOW_S = 1.0
 N_MELS = 40
 STRIDES2D = ((1, 2), (2, 2))            # 2-D convolutions over (time, mel) first: (stride_t, stride_f)
 CHANNELS2D = (8, 16)
+CMN = False    # True: each window's mel bins less their mean over it (held-out recall 72 % vs 67 %, but false fires
+              # 2.0 % vs 1.1 % and p99 0.31 s vs 0.26 s, so not shipped)
 STRIDES = (2, 1, 1)
 CHANNELS = (64, 64, 64)
 KERNELS = (5, 5, 5)
@@ -296,15 +297,15 @@ def windows(examples, labels, rng: np.random.Generator, per_example: int, human:
                 end_before = rng.uniform(-0.5 * len(audio) / RATE, 0.8)   # anywhere, also cut mid-word
             else:
                 end_before = rng.uniform(0.03, 0.5)
-            feats.append(log_mel(place(rng, audio, end_before, n, human), N_MELS))
+            feats.append(window_features(place(rng, audio, end_before, n, human), N_MELS, CMN))
             ys.append(labels.index(label))
     for audio in human:                     # real speech: windows all along each prompt
         for _ in range(max(1, int(2 * len(audio) / RATE))):
             end_before = rng.uniform(-len(audio) / RATE + 0.2, 0.6)
-            feats.append(log_mel(place(rng, trim(audio), end_before, n), N_MELS))
+            feats.append(window_features(place(rng, trim(audio), end_before, n), N_MELS, CMN))
             ys.append(labels.index(NEGATIVE))
     for _ in range(len(examples) // 6):      # background only
-        feats.append(log_mel(place(rng, np.zeros(0, np.float32), 0.0, n, human), N_MELS))
+        feats.append(window_features(place(rng, np.zeros(0, np.float32), 0.0, n, human), N_MELS, CMN))
         ys.append(labels.index(NEGATIVE))
     return np.stack(feats), np.array(ys)
 
@@ -378,7 +379,7 @@ def train(x, y, n_classes, epochs: int, seed: int):
 def save(model, labels, mean, std, path: Path, meta_extra: dict) -> None:
     arrays = {k.replace("model.", ""): v.detach().numpy().astype(np.float32) for k, v in model.state_dict().items()}
     meta = {"labels": labels, "window_s": WINDOW_S, "n_mels": N_MELS, "strides": list(STRIDES),
-            "strides2d": [list(s) for s in STRIDES2D], **meta_extra}
+            "strides2d": [list(s) for s in STRIDES2D], "cmn": CMN, **meta_extra}
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, mean=mean.astype(np.float32), std=std.astype(np.float32),
                         meta=np.array(json.dumps(meta, ensure_ascii=False)), **arrays)

@@ -35,6 +35,13 @@ def _conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: tuple[i
     return out.T.reshape(len(weight), t, f)
 
 
+def window_features(samples: np.ndarray, n_mels: int, cmn: bool = False) -> np.ndarray:
+    """Log-mel frames of one window; with `cmn`, less each mel bin's mean over the window (the voice's and the
+    microphone's long-term spectrum, which say nothing about the word)."""
+    features = log_mel(samples, n_mels)
+    return features - features.mean(axis=0, keepdims=True) if cmn else features
+
+
 @dataclass
 class KeywordNet:
     labels: list[str]
@@ -66,7 +73,7 @@ class KeywordNet:
         return int(round(self.window_s * 16000))
 
     def features(self, samples: np.ndarray) -> np.ndarray:
-        return (log_mel(samples, self.n_mels) - self.mean) / self.std
+        return (window_features(samples, self.n_mels, bool(self.meta.get("cmn"))) - self.mean) / self.std
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         x = features
