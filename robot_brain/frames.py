@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 _frame = dataclass(frozen=True, kw_only=True, slots=True)
+MAX_TURN = 2 ** 53          # the largest turn id (exact in every JSON reader); above it a forged "infinite" one
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:

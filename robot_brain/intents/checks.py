@@ -9,7 +9,8 @@ import math
 import unicodedata
 from typing import Any
 
-from .phrases import mixed_scripts, strip_invisible
+from ..vision.calibration import MAX_IMAGE_EDGE
+from .phrases import mixed_scripts, visible
 from .skills import Param, Skill
 
 MAX_TEXT = 40                                   # characters in a target or a string parameter
@@ -35,7 +36,7 @@ def clean_text(value: Any, what: str) -> str:
         raise Rejected(f"{what} must be text, got {type(value).__name__}")
     if len(value) > 4 * MAX_TEXT:
         raise Rejected(f"{what} is {len(value)} characters long (at most {MAX_TEXT})")
-    text = strip_invisible(unicodedata.normalize("NFKC", strip_invisible(value)))
+    text = visible(value)
     bad = [c for c in text if unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") and c != " "]
     if bad:
         raise Rejected(f"{what} holds a control, private or unassigned character ({shown(bad[0])})")
@@ -53,7 +54,7 @@ def verb_of(value: Any, skills: dict[str, Skill]) -> Skill:
     """The skill `value` names exactly once it is cleaned; a look-alike letter makes a different, unknown verb."""
     if not isinstance(value, str):
         raise Rejected(f"the verb must be text, got {shown(value)}")
-    verb = strip_invisible(unicodedata.normalize("NFKC", strip_invisible(value[:4 * MAX_TEXT])))
+    verb = visible(value[:4 * MAX_TEXT])
     if verb not in skills:
         raise Rejected(f"unknown verb {shown(value)}; allowed: {', '.join(skills)}")
     return skills[verb]
@@ -133,6 +134,6 @@ def image_size(value: Any) -> tuple[int, int] | None:
     if value is None:
         return None
     if not isinstance(value, (list, tuple)) or len(value) != 2 or \
-            not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 16384 for v in value):
+            not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_IMAGE_EDGE for v in value):
         raise Rejected(f"image_size must be (width, height) in pixels, got {shown(value)}")
     return value[0], value[1]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 
-from ..frames import (ActionIntent, CameraInfoFrame, Confirmation, Frame, GateDecision, IntentProposal,
+from ..frames import (MAX_TURN, ActionIntent, CameraInfoFrame, Confirmation, Frame, GateDecision, IntentProposal,
                       ReplySentence, Stop, Turn)
 from ..pipeline import Stage
 from . import phrases, requests
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 STOP_PRIORITY = 100
 ACTION_PRIORITY = 50
 AUTHORISED_SOURCES = ("voice", "typed")
-MAX_TURN = 2 ** 53                      # turn ids above this are not turn ids (a forged "infinite" one)
 MAX_TURN_TEXT = 2000                    # characters of a turn the gate reads
 CANNOT_ACT = "I can't act right now: my safety check is not working."
 
@@ -72,7 +71,6 @@ class _Pending:
 @dataclass
 class _Said:
     when: float
-    source: str
     text: str                           # normalised (phrases.normalise)
 
 
@@ -102,7 +100,7 @@ class Gate:
     def authorise(self, turn: Turn, now: float) -> None:
         """Remember what the user said in `turn` (typed or spoken only), for the checks of its proposals."""
         if turn.source in AUTHORISED_SOURCES and _valid_turn(turn.turn) and isinstance(turn.text, str):
-            self._turns[turn.turn] = _Said(now, turn.source, phrases.normalise(turn.text[:MAX_TURN_TEXT]))
+            self._turns[turn.turn] = _Said(now, phrases.normalise(turn.text[:MAX_TURN_TEXT]))
         for number in [n for n, said in self._turns.items() if now - said.when > self.turn_ttl_s]:
             del self._turns[number]
         while len(self._turns) > 256:
@@ -151,8 +149,7 @@ class Gate:
         if answer.accepted is True and not accepted:
             return out + [self._decide(turn, verb, "rejected", f"{shown(heard)} is not a plain yes",
                                        intent=pending.intent)]
-        self.pending = None
-        self.board.set(0)
+        self._take_pending()
         if not accepted:
             return out + [self._decide(turn, verb, "declined", f"the user said {shown(heard)}", intent=pending.intent)]
         intent = ActionIntent(**{**pending.intent, "turn": turn})
@@ -178,8 +175,7 @@ class Gate:
     def expire(self, now: float) -> list[Frame]:
         if self.pending is None or now <= self.pending.deadline:
             return []
-        pending, self.pending = self.pending, None
-        self.board.set(0)
+        pending = self._take_pending()
         return [self._decide(pending.asked_turn, pending.intent["verb"], "expired",
                              f"no yes within {self.confirm_timeout_s:g} s", intent=pending.intent)]
 
@@ -313,11 +309,16 @@ class Gate:
         return out
 
     def _cancel_pending(self, turn: int, reason: str) -> list[Frame]:
-        if self.pending is None:
+        pending = self._take_pending()
+        if pending is None:
             return []
+        return [self._decide(turn, pending.intent["verb"], "cancelled", reason, intent=pending.intent)]
+
+    def _take_pending(self) -> _Pending | None:
+        """The pending intent, no longer pending: turn taking stops treating a yes as an answer."""
         pending, self.pending = self.pending, None
         self.board.set(0)
-        return [self._decide(turn, pending.intent["verb"], "cancelled", reason, intent=pending.intent)]
+        return pending
 
     def _decide(self, turn: int, verb: Any, decision: str, reason: str, *, intent: dict | None = None,
                 proposal: IntentProposal | None = None) -> GateDecision:

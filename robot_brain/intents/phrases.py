@@ -28,9 +28,14 @@ def strip_invisible(text: str) -> str:
     return "".join(c for c in text if unicodedata.category(c) != "Cf")
 
 
+def visible(text: str) -> str:
+    """NFKC with invisible characters removed (before, so none hides inside a composed letter, and after)."""
+    return strip_invisible(unicodedata.normalize("NFKC", strip_invisible(text)))
+
+
 def normalise(text: str) -> str:
-    """NFKC, invisible characters removed, casefolded, curly apostrophes made straight."""
-    return strip_invisible(unicodedata.normalize("NFKC", strip_invisible(text))).casefold().translate(_APOSTROPHES)
+    """`visible`, casefolded, curly apostrophes made straight: the form every comparison of words uses."""
+    return visible(text).casefold().translate(_APOSTROPHES)
 
 
 def is_cjk(text: str) -> bool:

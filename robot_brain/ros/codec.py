@@ -16,20 +16,20 @@ import json
 import math
 from typing import Any, Callable
 
-from ..frames import (ActionIntent, Confirmation, Frame, GateDecision, IntentProposal, Interrupt, ReplyDone,
-                      ReplySentence, Speaking, Stop, Turn)
+from ..frames import (MAX_TURN, ActionIntent, Confirmation, Frame, GateDecision, IntentProposal, Interrupt,
+                      ReplyDone, ReplySentence, Speaking, Stop, Turn)
+from ..vision.calibration import MAX_IMAGE_EDGE
 
 LINK_FRAMES: dict[str, type[Frame]] = {cls.__name__: cls for cls in (
     Turn, Confirmation, IntentProposal, ActionIntent, ReplySentence, ReplyDone, GateDecision, Speaking,
     Stop, Interrupt)}
 
-MAX_TURN = 2 ** 53                  # turn ids are exact in every JSON reader up to here
 MAX_TEXT = 4000                     # characters of one sentence, turn, reason
 MAX_REPLY = 20000                   # characters of a whole reply (ReplyDone)
 MAX_WORD = 64                       # characters of a verb, source, language, decision
 MAX_JSON_DEPTH = 6                  # nesting of params, targets, intents
 MAX_JSON_ITEMS = 256                # values in one such tree
-MAX_IMAGE_SIDE = 16384
+MAX_IMAGE_SIDE = MAX_IMAGE_EDGE
 DECISIONS = frozenset({"accepted", "clamped", "rejected", "awaiting_confirmation", "confirmed", "declined",
                        "expired", "cancelled", "clarify"})
 

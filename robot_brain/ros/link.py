@@ -205,7 +205,7 @@ class LinkGuard:
             header = {"from": self.name, "role": self.role, "boot": self.boot, "seq": self._seq,
                       "time": round(self.clock(), 6)}
             body = json.dumps({**header, **fields}, ensure_ascii=False, allow_nan=True)
-        return json.dumps({"v": VERSION, "body": body, "mac": self._mac(body.encode("utf-8"))}, ensure_ascii=False)
+        return seal(body, self._key)
 
     def observe(self, turn: int) -> None:
         """A turn this node saw elsewhere (begun here, or on a local input)."""
@@ -251,7 +251,7 @@ class LinkGuard:
             raw = body.encode("utf-8")
         except UnicodeEncodeError:
             return None, f"{MALFORMED}: body is not UTF-8"
-        if not hmac.compare_digest(self._mac(raw), mac):
+        if not hmac.compare_digest(mac_of(raw, self._key), mac):
             return None, f"{BAD_SIGNATURE}: signed with another key, or altered (every node needs the same key file)"
         # ---- signed by a holder of the key from here on: the reasons may say more ----
         try:
@@ -323,9 +323,6 @@ class LinkGuard:
             return f"time {_shown(sent)} is not a finite wall time"
         return name, role, boot, seq, float(sent)
 
-    def _mac(self, raw: bytes) -> str:
-        return hmac.new(self._key, raw, hashlib.sha256).hexdigest()
-
     # ---- reporting -----------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
@@ -335,6 +332,17 @@ class LinkGuard:
             if self.clamped:
                 out["stop watermarks cut to the newest turn seen"] = self.clamped
             return out
+
+
+def mac_of(raw: bytes, key: bytes) -> str:
+    """HMAC-SHA256 of a message body's bytes, in hex."""
+    return hmac.new(key, raw, hashlib.sha256).hexdigest()
+
+
+def seal(body: str, key: bytes) -> str:
+    """The link message that carries `body` (the frame's JSON with its sender header), signed with `key`."""
+    return json.dumps({"v": VERSION, "body": body, "mac": mac_of(body.encode("utf-8", "surrogatepass"), key)},
+                      ensure_ascii=False)
 
 
 def made_here(role: str, frame: Frame) -> list[Frame]:
