@@ -98,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
                               "(targets: stop p99 <= 0.2 s, VAD <= 2%% of real time, 3 s utterance < 0.5 s)")
     bs.add_argument("--json", type=Path, metavar="FILE", help="write the figures here")
     bs.add_argument("--trials", type=int, default=50, help="spoken stops, fed in real time (about 2 s each)")
+    bs.add_argument("--load", type=int, default=0, metavar="N",
+                    help="N other processes keep the cores busy during the stop trials (a robot under full load)")
     bs.set_defaults(func=cmd_bench_speech)
     bv = bench_sub.add_parser("vlm", help="the brain's back-end vs plain generate() on a SmolVLM-256M-shaped "
                               "random model: decode tok/s, first token, ceiling, memory")
@@ -296,16 +298,19 @@ def cmd_bench_speech(args) -> int:
     from .bench_speech import bench_speech
     if args.trials < 1:
         raise ConfigError("--trials must be at least 1")
+    if not 0 <= args.load <= 64:
+        raise ConfigError("--load must be between 0 and 64 busy processes")
     print("measuring ASR, VAD and TTS (building Whisper-shaped models on first use) ...", flush=True)
-    with tqdm(total=args.trials, desc="stop trials", unit="trial") as bar:
-        result = bench_speech(args.trials, progress=lambda what, n, total: bar.update(n - bar.n))
+    with tqdm(total=args.trials, desc=f"stop trials (load {args.load})", unit="trial") as bar:
+        result = bench_speech(args.trials, progress=lambda what, n, total: bar.update(n - bar.n),
+                              config=args.cfg, load=args.load)
     write_json(result, args.json)
     r = result
     print(f"ASR (int8 CPU, 3 s utterance): tiny-shaped {r['asr_3s_tiny_s']:.3f} s (RTF {r['asr_rtf_tiny']}), "
           f"base-shaped {r['asr_3s_base_s']:.3f} s (RTF {r['asr_rtf_base']})")
     print(f"VAD: {100 * r['vad_rtf']:.2f} % of real time; TTS first audio: {1000 * r['tts_first_audio_s']:.0f} ms")
-    print(f"stop: {r['stop_detected']}/{r['stop_trials']} spoken stops caught while the brain was busy and the robot "
-          f"talked; latency from the end of the word p50 {1000 * r['stop_latency_p50_s']:.0f} ms, "
+    print(f"stop: {r['stop_detected']}/{r['stop_trials']} spoken stops caught while the brain was busy (nice "
+          f"{r['brain_nice']}), {r['load']} other busy processes ran and the robot talked; latency from the end of the word p50 {1000 * r['stop_latency_p50_s']:.0f} ms, "
           f"p99 {1000 * r['stop_latency_p99_s']:.0f} ms; speech silenced {1000 * r['stop_to_silent_p50_s']:.0f} ms "
           f"(p50) after the Stop")
     misses = [k for k, ok in r["targets"].items() if not ok]

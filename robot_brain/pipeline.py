@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
 
 from .frames import ControlFrame, Frame, Interrupt, Shutdown, StageError, Stop
+from .priority import lower_this_thread
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,9 @@ class Stage:
     accepts: tuple[type[Frame], ...] | None = None
     #: True for a safety stage: out of service, it is never passed around; `refuse` decides what goes on.
     fail_closed: bool = False
+    #: How many nice steps below the audio path this stage's thread (and every thread it starts) runs: a model
+    #: stage sets it so that the stop word keeps its latency when the model has every core busy (Linux).
+    nice: int = 0
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name or type(self).__name__
@@ -234,6 +238,8 @@ class _Runner:
 
     def _run(self) -> None:
         stage, pipeline = self.stage, self.pipeline
+        if stage.nice > 0:
+            lower_this_thread(stage.nice)
         try:
             stage.open()
         except Exception as exc:  # a stage that cannot start is out of service, the rest runs

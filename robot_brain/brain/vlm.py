@@ -41,8 +41,9 @@ class VLMBrain(Stage):
                  timeout_s: float = 20.0, max_frame_age_s: float = 2.0, max_image_edge: int = 1024,
                  history_turns: int = 4, history_tokens: int = 512, quantisation: str = "auto",
                  warmup: bool = True, motion_keyframes: int = 3, fallbacks: Iterable[str | Path] = (),
-                 cpu_threads: int | None = None, name: str = "brain") -> None:
+                 cpu_threads: int | None = None, nice: int = 0, name: str = "brain") -> None:
         super().__init__(name)
+        self.nice = nice                                  # below the audio path (Stage.nice)
         self.model_path = str(model_path)
         self.fallbacks = [str(f) for f in fallbacks]      # smaller models to load if this one does not fit
         self.cpu_threads = cpu_threads                    # None: leave torch's setting alone; 0: cores less one
