@@ -105,7 +105,8 @@ def _brain(config: Config, shared: Shared) -> Stage:
                     skills_path=c.skills, timeout_s=c.timeout_s, max_frame_age_s=c.max_frame_age_s,
                     max_image_edge=c.max_image_edge, history_turns=c.history_turns,
                     history_tokens=c.history_tokens, quantisation=quantisation,
-                    motion_keyframes=c.motion_keyframes, fallbacks=fallbacks, cpu_threads=c.cpu_threads, nice=c.nice)
+                    motion_keyframes=c.motion_keyframes, fallbacks=fallbacks, cpu_threads=c.cpu_threads, nice=c.nice,
+                    prefix_cache=c.prefix_cache)
 
 
 def _intent_gate(config: Config, shared: Shared) -> Stage:

@@ -41,7 +41,8 @@ class VLMBrain(Stage):
                  timeout_s: float = 20.0, max_frame_age_s: float = 2.0, max_image_edge: int = 1024,
                  history_turns: int = 4, history_tokens: int = 512, quantisation: str = "auto",
                  warmup: bool = True, motion_keyframes: int = 3, fallbacks: Iterable[str | Path] = (),
-                 cpu_threads: int | None = None, nice: int = 0, name: str = "brain") -> None:
+                 cpu_threads: int | None = None, nice: int = 0, prefix_cache: bool = True,
+                 name: str = "brain") -> None:
         super().__init__(name)
         self.nice = nice                                  # below the audio path (Stage.nice)
         self.model_path = str(model_path)
@@ -66,14 +67,19 @@ class VLMBrain(Stage):
             self.system_prompt = f"{system_prompt}\n{STRUCTURED_INSTRUCTIONS.format(skills=skills_prompt(self.skills))}"
         self.keyframes = Keyframes(keep=max(1, motion_keyframes))
         self.motion_keyframes = motion_keyframes
-        self.model = self.processor = self.constraint = None
+        self.model = self.processor = self.constraint = self.prefix_cache = None
+        self.use_prefix_cache = prefix_cache
+        self.prefix_stats = {"hits": 0, "misses": 0, "builds": 0}   # of the last model loaded, kept at close
         self.last_prompt = ""
         self.pictures_after_text = False        # set from the model folder's trained prompt, when it has one
 
     def close(self) -> None:
         """Free the model (a ROS node's cleanup, a pipeline's shutdown)."""
         cuda = self.model is not None and str(getattr(self.model, "device", "cpu")).startswith("cuda")
-        self.model = self.processor = self.constraint = None
+        if self.prefix_cache is not None:
+            self.prefix_stats = {"hits": self.prefix_cache.hits, "misses": self.prefix_cache.misses,
+                                 "builds": self.prefix_cache.builds}
+        self.model = self.processor = self.constraint = self.prefix_cache = None
         import gc
         gc.collect()
         if cuda:
@@ -131,6 +137,9 @@ class VLMBrain(Stage):
         self.ctx.log.info("model %s on %s: %s, %.0f MB of weights", path, self.device, scheme, self.applied.weight_mb)
 
     def _prepare_decoding(self) -> None:
+        if self.use_prefix_cache:
+            from .prefix_cache import PrefixCache
+            self.prefix_cache = PrefixCache(self.model, self.processor, self.device)
         if self.structured:
             from ..intents.skills import response_schema
             from .structured import JsonConstraint
@@ -190,6 +199,7 @@ class VLMBrain(Stage):
                                  pictures_after_text=self.pictures_after_text)
         prompt = self.last_prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True)
         inputs = self.processor(text=prompt, images=images or None, return_tensors="pt").to(self.device)
+        cached = self.prefix_cache.state_for(system, inputs["input_ids"]) if self.prefix_cache is not None else None
         ctx.log.debug("turn %d: a prompt of %d tokens with %d picture(s)", number, inputs["input_ids"].shape[-1],
                       len(images))
         streamer = TextIteratorStreamer(self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True,
@@ -202,6 +212,8 @@ class VLMBrain(Stage):
 
         failure: list[BaseException] = []
         extra = {"logits_processor": [self.constraint.processor()]} if self.constraint is not None else {}
+        if cached is not None:
+            extra["cache"] = cached
 
         def generate() -> None:
             try:
