@@ -69,7 +69,7 @@ class VLMBrain(Stage):
         self.motion_keyframes = motion_keyframes
         self.model = self.processor = self.constraint = self.prefix_cache = None
         self.use_prefix_cache = prefix_cache
-        self.prefix_stats = {"hits": 0, "misses": 0, "builds": 0}   # of the last model loaded, kept at close
+        self.prefix_stats = {"hits": 0, "misses": 0, "builds": 0, "continued": 0}   # of the last model, kept at close
         self.last_prompt = ""
         self.pictures_after_text = False        # set from the model folder's trained prompt, when it has one
 
@@ -78,7 +78,7 @@ class VLMBrain(Stage):
         cuda = self.model is not None and str(getattr(self.model, "device", "cpu")).startswith("cuda")
         if self.prefix_cache is not None:
             self.prefix_stats = {"hits": self.prefix_cache.hits, "misses": self.prefix_cache.misses,
-                                 "builds": self.prefix_cache.builds}
+                                 "builds": self.prefix_cache.builds, "continued": self.prefix_cache.continued}
         self.model = self.processor = self.constraint = self.prefix_cache = None
         import gc
         gc.collect()
@@ -140,6 +140,7 @@ class VLMBrain(Stage):
         if self.use_prefix_cache:
             from .prefix_cache import PrefixCache
             self.prefix_cache = PrefixCache(self.model, self.processor, self.device)
+            self.prefix_cache.build(f"{self.system_prompt}\n{language_instruction('')}")
         if self.structured:
             from ..intents.skills import response_schema
             from .structured import JsonConstraint
@@ -212,15 +213,19 @@ class VLMBrain(Stage):
 
         failure: list[BaseException] = []
         extra = {"logits_processor": [self.constraint.processor()]} if self.constraint is not None else {}
+        if cached is None and self.prefix_cache is not None:
+            cached = self.prefix_cache.fresh()
         if cached is not None:
             extra["cache"] = cached
 
         def generate() -> None:
             try:
                 with torch.inference_mode():
-                    self.model.generate(**inputs, streamer=streamer, max_new_tokens=self.max_new_tokens,
-                                        do_sample=False, stopping_criteria=StoppingCriteriaList([_Cancelled()]),
-                                        max_time=self.timeout_s, **extra)
+                    sequence = self.model.generate(**inputs, streamer=streamer, max_new_tokens=self.max_new_tokens,
+                                                   do_sample=False, max_time=self.timeout_s,
+                                                   stopping_criteria=StoppingCriteriaList([_Cancelled()]), **extra)
+                if cached is not None:
+                    self.prefix_cache.keep(cached, sequence)
             except BaseException as exc:  # surfaced in the stage thread below
                 failure.append(exc)
                 streamer.end()
