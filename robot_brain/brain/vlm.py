@@ -209,6 +209,7 @@ class VLMBrain(Stage):
 
         class _Cancelled(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs):
+                ctx.mark(number, "first_token")      # called once per new token: the first call is the first token
                 return abandoned.is_set() or ctx.is_cancelled(number)
 
         failure: list[BaseException] = []
