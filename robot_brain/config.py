@@ -92,6 +92,8 @@ class BrainConfig:
     cpu_threads: int = _opt(0, "torch threads for the model on CPU; 0 = one per core less one, which is left to the "
                                "always-on audio path (stop word, VAD)", min=0, max=256)
     prefix_cache: bool = _opt(True, "keep the prefilled system prompt (with the skills list) and reuse it every turn")
+    picture_ahead: bool = _opt(True, "encode the newest camera frame when the user starts speaking; the turn uses it "
+                                     "if the scene has not changed since")
     nice: int = _opt(10, "the model's threads run this many nice steps below the audio path, so the stop word "
                          "keeps its latency when the model has every core busy (Linux; 0: same priority)",
                      min=0, max=19)

@@ -106,7 +106,7 @@ def _brain(config: Config, shared: Shared) -> Stage:
                     max_image_edge=c.max_image_edge, history_turns=c.history_turns,
                     history_tokens=c.history_tokens, quantisation=quantisation,
                     motion_keyframes=c.motion_keyframes, fallbacks=fallbacks, cpu_threads=c.cpu_threads, nice=c.nice,
-                    prefix_cache=c.prefix_cache)
+                    prefix_cache=c.prefix_cache, picture_ahead=c.picture_ahead)
 
 
 def _intent_gate(config: Config, shared: Shared) -> Stage:

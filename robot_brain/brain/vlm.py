@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from ..frames import Frame, ImageFrame, ReplyDelta, ReplyDone, ReplySentence, Turn
+from ..frames import Frame, ImageFrame, ReplyDelta, ReplyDone, ReplySentence, SpeechStarted, Turn
 from ..pipeline import Stage
 from .images import Keyframes, asks_about_motion, frame_problem, to_model_rgb
 from .memory import Memory, language_instruction
@@ -34,7 +34,7 @@ class VLMBrain(Stage):
     Generation stops at the next token once the turn is cancelled (barge-in or stop).
     """
 
-    accepts = (Turn, ImageFrame)
+    accepts = (Turn, ImageFrame, SpeechStarted)
 
     def __init__(self, model_path: str | Path, *, device: str = "cpu", max_new_tokens: int = 400,
                  system_prompt: str = DEFAULT_SYSTEM_PROMPT, structured: bool = True, skills_path: str = "",
@@ -42,7 +42,7 @@ class VLMBrain(Stage):
                  history_turns: int = 4, history_tokens: int = 512, quantisation: str = "auto",
                  warmup: bool = True, motion_keyframes: int = 3, fallbacks: Iterable[str | Path] = (),
                  cpu_threads: int | None = None, nice: int = 0, prefix_cache: bool = True,
-                 name: str = "brain") -> None:
+                 picture_ahead: bool = True, name: str = "brain") -> None:
         super().__init__(name)
         self.nice = nice                                  # below the audio path (Stage.nice)
         self.model_path = str(model_path)
@@ -67,8 +67,10 @@ class VLMBrain(Stage):
             self.system_prompt = f"{system_prompt}\n{STRUCTURED_INSTRUCTIONS.format(skills=skills_prompt(self.skills))}"
         self.keyframes = Keyframes(keep=max(1, motion_keyframes))
         self.motion_keyframes = motion_keyframes
-        self.model = self.processor = self.constraint = self.prefix_cache = None
+        self.model = self.processor = self.constraint = self.prefix_cache = self.picture_ahead = None
         self.use_prefix_cache = prefix_cache
+        self.use_picture_ahead = picture_ahead
+        self.ahead_stats = {"encoded": 0, "used": 0, "changed": 0}      # of the last model, kept at close
         self.prefix_stats = {"hits": 0, "misses": 0, "builds": 0, "continued": 0}   # of the last model, kept at close
         self.last_prompt = ""
         self.pictures_after_text = False        # set from the model folder's trained prompt, when it has one
@@ -76,10 +78,13 @@ class VLMBrain(Stage):
     def close(self) -> None:
         """Free the model (a ROS node's cleanup, a pipeline's shutdown)."""
         cuda = self.model is not None and str(getattr(self.model, "device", "cpu")).startswith("cuda")
+        if self.picture_ahead is not None:
+            ahead = self.picture_ahead
+            self.ahead_stats = {"encoded": ahead.encoded, "used": ahead.used, "changed": ahead.changed}
         if self.prefix_cache is not None:
             self.prefix_stats = {"hits": self.prefix_cache.hits, "misses": self.prefix_cache.misses,
                                  "builds": self.prefix_cache.builds, "continued": self.prefix_cache.continued}
-        self.model = self.processor = self.constraint = self.prefix_cache = None
+        self.model = self.processor = self.constraint = self.prefix_cache = self.picture_ahead = None
         import gc
         gc.collect()
         if cuda:
@@ -136,7 +141,20 @@ class VLMBrain(Stage):
         self.applied = Applied(scheme, round(weight_mb(self.model), 1))
         self.ctx.log.info("model %s on %s: %s, %.0f MB of weights", path, self.device, scheme, self.applied.weight_mb)
 
+    def _encode_ahead(self) -> None:
+        """The user started speaking: encode the newest usable frame now, while they talk."""
+        if self.picture_ahead is None or self.latest_image is None:
+            return
+        if frame_problem(self.latest_image, time.monotonic(), self.max_frame_age_s):
+            return
+        picture = to_model_rgb(self.latest_image.image, self.max_image_edge)
+        if picture is not None:
+            self.picture_ahead.encode(picture)
+
     def _prepare_decoding(self) -> None:
+        if self.use_picture_ahead:
+            from .picture_ahead import PictureAhead
+            self.picture_ahead = PictureAhead(self.model, self.processor, self.device)
         if self.use_prefix_cache:
             from .prefix_cache import PrefixCache
             self.prefix_cache = PrefixCache(self.model, self.processor, self.device)
@@ -168,6 +186,10 @@ class VLMBrain(Stage):
     def process(self, frame: Frame) -> Iterable[Frame]:
         if isinstance(frame, ImageFrame):
             self.keyframes.add(frame)
+            return
+        if isinstance(frame, SpeechStarted):
+            yield frame                      # on its way at once (the demo shows "listening"), then the encoding
+            self._encode_ahead()
             return
         if isinstance(frame, Turn):
             yield frame                      # later stages (the intent gate) need the authorised turn
@@ -201,6 +223,8 @@ class VLMBrain(Stage):
         prompt = self.last_prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True)
         inputs = self.processor(text=prompt, images=images or None, return_tensors="pt").to(self.device)
         cached = self.prefix_cache.state_for(system, inputs["input_ids"]) if self.prefix_cache is not None else None
+        if self.picture_ahead is not None and len(images) == 1:
+            inputs = self.picture_ahead.use(images[0], inputs)
         ctx.log.debug("turn %d: a prompt of %d tokens with %d picture(s)", number, inputs["input_ids"].shape[-1],
                       len(images))
         streamer = TextIteratorStreamer(self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True,
