@@ -20,6 +20,18 @@ def test_sentence_chunker_emits_each_sentence_once_complete():
     assert SentenceChunker().feed("Version 2.5 is out. ") == ["Version 2.5 is out."]
 
 
+def test_the_first_words_go_to_the_voice_before_the_first_sentence_ends():
+    chunker = SentenceChunker()
+    assert chunker.feed("The red cup is on the left of") == []               # the eighth word may go on
+    assert chunker.feed(" the") == ["The red cup is on the left of"]
+    assert chunker.feed(" blue ball and the green cube.") == []
+    assert chunker.flush() == "the blue ball and the green cube."
+    assert SentenceChunker(first_words=0).feed("one two three four five six seven eight nine ten") == []
+    assert SentenceChunker().feed("我看到桌子上有一个红色的杯子和一个绿色的方块") == []    # no spaces: waits
+    later = SentenceChunker()
+    assert later.feed("Yes. The red cup is on the left of the") == ["Yes."]   # only the first piece is cut early
+
+
 @pytest.mark.slow
 def test_vlm_brain_streams_a_free_text_reply_about_the_latest_frame(tiny_vlm_dir):
     brain = VLMBrain(tiny_vlm_dir, max_new_tokens=12, structured=False)
