@@ -174,6 +174,8 @@ def summarise(turns: list[dict], serial: list[dict], config: Config, stop_to_sil
         "stop_to_silent_p50_s": round(percentile(stop_to_silent, 50), 4) if stop_to_silent else None,
         "model_profile": model_profile, "quantisation": quantisation, "device": config.brain.device,
         "asr_model": Path(config.asr.model).name, "max_new_tokens": config.brain.max_new_tokens,
+        "prefix_cache": config.brain.prefix_cache, "picture_ahead": config.brain.picture_ahead,
+        "brain_nice": config.brain.nice,
         "end_silence_s": config.hearing.end_silence_s, "repeats": repeats, "bags": [str(b) for b in bags],
         "machine": {"cpu": _cpu_name(), "cores": __import__("os").cpu_count(), "python": platform.python_version(),
                     "torch": torch.__version__, "torch_threads": torch.get_num_threads()},

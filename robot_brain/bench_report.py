@@ -85,6 +85,8 @@ def markdown(result: dict, *, json_path: str, plot_path: str | None, command: st
         lines.append(f"| {stage} | {s['p50']:.3f} | {s['p95']:.3f} |")
     if plot_path:
         lines += ["", f"![per-turn segments and one turn's timeline]({plot_path})"]
+    on = lambda flag: "unknown" if flag is None else "on" if flag else "off"
+    nice = result.get("brain_nice", 0)
     lines += [
         "", "## Set-up", "",
         f"- Brain: {result['model_profile']}, {result['quantisation']} on {result['device']}, "
@@ -92,9 +94,11 @@ def markdown(result: dict, *, json_path: str, plot_path: str | None, command: st
         f"- Speech recognition: {result['asr_model']} (faster-whisper, int8 on CPU); voice: espeak-ng via pyttsx3.",
         f"- Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, torch {m['torch']}; the brain on "
         f"{m['torch_threads']} CPU thread(s) (`brain.cpu_threads` 0: one per core less one, left to the always-on "
-        "audio path).",
+        f"audio path), {nice} nice steps below it.",
+        f"- Prefix cache {on(result.get('prefix_cache'))}, picture encoded while the user speaks "
+        f"{on(result.get('picture_ahead'))} (`brain.prefix_cache`, `brain.picture_ahead`).",
         "- The brain's prefill grows with its prompt: the system prompt with the skills list, the remembered turns "
-        "and 64 image tokens. The random model's tokenizer has a 400-token vocabulary, so the same text takes about "
+        "and 64 image tokens; with the prefix cache only what is new since the last turn is prefilled. The random model's tokenizer has a 400-token vocabulary, so the same text takes about "
         "three times the tokens SmolVLM's own tokenizer would.",
         "- Models with random weights say noise; the timing is that of the real architectures. Whisper's "
         "hallucination guard is off here so that every utterance becomes a turn.",
