@@ -87,11 +87,15 @@ class BusyBrain(Stage):
         self.nice = nice
         self.threads = threads or (os.cpu_count() or 2)
 
+    def open(self) -> None:
+        import torch                                 # at start-up, as the real brain does: not during a trial
+        torch.set_num_threads(self.threads)
+        torch.ones(64, 64) @ torch.ones(64, 64)
+
     def process(self, frame: Frame) -> Iterable[Frame]:
         import torch
         if not isinstance(frame, Turn):
             return
-        torch.set_num_threads(self.threads)
         a = torch.randn(512, 512, generator=torch.Generator().manual_seed(0))
         end = time.monotonic() + self.busy_s
         while time.monotonic() < end:

@@ -107,6 +107,9 @@ class HearingConfig:
     pre_roll_s: float = _opt(0.4, "audio kept from before speech started (s)", min=0.0, max=2.0)
     min_speech_s: float = _opt(0.25, "shorter speech is ignored as noise (s)", min=0.03, max=5.0)
     end_silence_s: float = _opt(0.5, "silence that ends the user's turn (s)", min=0.1, max=5.0)
+    transcribe_ahead_s: float = _opt(0.15, "after this much silence the speech so far is transcribed at once; if the "
+                                           "turn then ends with nothing more said, its transcript is ready (0: off)",
+                                     min=0.0, max=5.0)
     max_utterance_s: float = _opt(20.0, "longer speech is cut into pieces of this length (s)", min=1.0, max=30.0)
     barge_in: bool = _opt(True, "user speech while the robot talks interrupts it (needs an echo-cancelled mic, "
                                 "a headset, or a speaker the mic cannot hear)")

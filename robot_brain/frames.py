@@ -131,6 +131,19 @@ class SpeechEnded(Frame):
 
 
 @_frame
+class SpeechPaused(Frame):
+    """The user has been silent a moment but the turn is not over: the speech so far, exactly as the SpeechEnded
+    that follows would carry it if they say no more, so that recognition can start early. Newest wins."""
+    latest_wins: ClassVar[bool] = True
+    audio: np.ndarray
+    sample_rate: int = 16000
+    stamp: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "audio", _readonly(np.asarray(self.audio, dtype=np.float32)))
+
+
+@_frame
 class Transcript(Frame):
     text: str
     final: bool = True

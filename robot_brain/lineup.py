@@ -56,7 +56,7 @@ def _hearing(config: Config, shared: Shared) -> Stage:
     c = config.hearing
     settings = EndpointSettings(threshold=c.threshold, release=min(c.release, c.threshold), pre_roll_s=c.pre_roll_s,
                                 min_speech_s=c.min_speech_s, end_silence_s=c.end_silence_s,
-                                max_utterance_s=c.max_utterance_s)
+                                max_utterance_s=c.max_utterance_s, pause_s=c.transcribe_ahead_s)
     return Hearing(settings, speaking=shared.speaking, barge_in=c.barge_in, barge_in_s=c.barge_in_s,
                    vad_model=c.vad_model)
 

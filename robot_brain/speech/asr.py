@@ -10,7 +10,7 @@ from typing import Iterable
 
 import numpy as np
 
-from ..frames import Frame, SpeechEnded, Transcript
+from ..frames import Frame, SpeechEnded, SpeechPaused, Transcript
 from ..pipeline import Stage
 
 #: What Whisper is known to write for silence, noise or music (subtitle credits from its training data).
@@ -52,9 +52,13 @@ def resolve_compute_type(device: str, compute_type: str) -> str:
 
 
 class WhisperAsr(Stage):
-    """SpeechEnded (one utterance) → a final Transcript with language and confidence, or nothing (guarded)."""
+    """SpeechEnded (one utterance) → a final Transcript with language and confidence, or nothing (guarded).
 
-    accepts = (SpeechEnded,)
+    A SpeechPaused (the user went quiet, the turn is not over yet) is transcribed at once; if the SpeechEnded
+    that follows carries exactly the same audio, its transcript is that one, ready before the turn ended.
+    """
+
+    accepts = (SpeechEnded, SpeechPaused)
 
     def __init__(self, model: str, *, device: str = "cpu", compute_type: str = "auto", language: str = "",
                  beam_size: int = 1, cpu_threads: int = 0, guard: Guard = Guard(), name: str = "asr") -> None:
@@ -67,7 +71,8 @@ class WhisperAsr(Stage):
         self.cpu_threads = cpu_threads
         self.guard = guard
         self.model = None
-        self.counts = {"transcripts": 0, "dropped": 0, "empty": 0}
+        self.counts = {"transcripts": 0, "dropped": 0, "empty": 0, "ahead": 0, "ahead_used": 0}
+        self._ahead: tuple[np.ndarray, tuple] | None = None      # (audio, transcribe() result) of the last pause
 
     def open(self) -> None:
         try:
@@ -106,15 +111,26 @@ class WhisperAsr(Stage):
         return text, info.language, float(math.exp(logprob) * (1.0 - no_speech)), dropped
 
     def process(self, frame: Frame) -> Iterable[Frame]:
+        if isinstance(frame, SpeechPaused):
+            audio = np.asarray(frame.audio, np.float32)
+            if usable(audio, frame.sample_rate):
+                self._ahead = (audio, self.transcribe(audio))
+                self.counts["ahead"] += 1
+            return
         if not isinstance(frame, SpeechEnded):
             return
         yield frame
         audio = np.asarray(frame.audio, np.float32)
-        if len(audio) < 0.1 * frame.sample_rate or not np.isfinite(audio).all():
+        if not usable(audio, frame.sample_rate):
             self.counts["empty"] += 1
             self.ctx.log.warning("skipped an utterance of %d samples (too short or not finite)", len(audio))
             return
-        text, language, confidence, dropped = self.transcribe(audio)
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and len(ahead[0]) == len(audio) and np.array_equal(ahead[0], audio):
+            self.counts["ahead_used"] += 1                    # nothing was said after the pause
+            text, language, confidence, dropped = ahead[1]
+        else:
+            text, language, confidence, dropped = self.transcribe(audio)
         for reason in dropped:
             self.counts["dropped"] += 1
             self.ctx.log.info("dropped a Whisper segment: %s", reason)
@@ -124,3 +140,8 @@ class WhisperAsr(Stage):
             return
         self.counts["transcripts"] += 1
         yield Transcript(turn=frame.turn, text=text, final=True, language=language, confidence=round(confidence, 3))
+
+
+def usable(audio: np.ndarray, sample_rate: int) -> bool:
+    """At least 0.1 s of finite samples."""
+    return len(audio) >= 0.1 * sample_rate and bool(np.isfinite(audio).all())

@@ -15,6 +15,7 @@ class EndpointSettings:
     min_speech_s: float = 0.25      # shorter bursts are noise
     end_silence_s: float = 0.5      # silence that ends the turn
     tail_s: float = 0.15            # silence kept after the last speech block
+    pause_s: float = 0.15           # silence after which the speech so far is handed on early (0: never)
     max_utterance_s: float = 20.0   # a longer monologue is cut into pieces of this length
 
 
@@ -39,6 +40,7 @@ class Utterance:
     cut: bool = False               # ended by max_utterance_s, not by silence
     while_robot_spoke: bool = False # began while the robot's voice was playing
     barged_in: bool = False         # ...and then interrupted it
+    paused_at: int = -1             # last speech block when a "paused" event was last given
     user_voiced_s: float = 0.0      # speech louder than the robot's echo while it spoke
 
     @property
@@ -53,7 +55,7 @@ class Utterance:
 
 @dataclass
 class Event:
-    kind: str                       # "started" | "ended" | "discarded"
+    kind: str                       # "started" | "paused" | "ended" | "discarded"
     utterance: Utterance
     audio: np.ndarray | None = None
 
@@ -102,6 +104,9 @@ class Endpointer:
         u.length_s += dur
         if self._silence_s >= self.s.end_silence_s:
             events.append(self._finish(u))
+        elif self._pausing(u):
+            u.paused_at = u.last_voiced
+            events.append(Event("paused", u, self._audio(u)))
         elif u.length_s >= self.s.max_utterance_s:
             u.cut = True
             events.append(self._finish(u))
@@ -114,12 +119,21 @@ class Endpointer:
             for b in u.blocks[-self._pre_roll_blocks():]:
                 self._remember(b)
             return Event("discarded", u)
-        keep = u.last_voiced + 1 + int(round(self.s.tail_s * self.rate / max(1, len(u.blocks[-1].samples))))
-        audio = np.concatenate([b.samples for b in u.blocks[:keep]]).astype(np.float32)
+        audio = self._audio(u)
         if not u.cut:   # after a cut the monologue goes on: its next piece needs no pre-roll
             for b in u.blocks[-self._pre_roll_blocks():]:
                 self._remember(b)
         return Event("ended", u, audio)
+
+    def _pausing(self, u: Utterance) -> bool:
+        """Silent long enough that the turn's audio is known if nothing more is said (the kept tail included)."""
+        return (u.announced and u.paused_at != u.last_voiced and 0 < self.s.pause_s < self.s.end_silence_s
+                and self._silence_s >= max(self.s.pause_s, self.s.tail_s))
+
+    def _audio(self, u: Utterance) -> np.ndarray:
+        """The utterance's audio: pre-roll, speech and `tail_s` of the silence after it."""
+        keep = u.last_voiced + 1 + int(round(self.s.tail_s * self.rate / max(1, len(u.blocks[-1].samples))))
+        return np.concatenate([b.samples for b in u.blocks[:keep]]).astype(np.float32)
 
     def _pre_roll_blocks(self) -> int:
         return max(1, int(round(self.s.pre_roll_s * self.rate / 512)))

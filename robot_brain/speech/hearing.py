@@ -7,7 +7,7 @@ from typing import Iterable
 
 import numpy as np
 
-from ..frames import AudioChunk, Frame, Interrupt, SpeechEnded, SpeechStarted
+from ..frames import AudioChunk, Frame, Interrupt, SpeechEnded, SpeechPaused, SpeechStarted
 from ..pipeline import Stage
 from .audio import SAMPLE_RATE, AudioConformer
 from .endpointer import Block, Endpointer, EndpointSettings, Utterance
@@ -116,6 +116,9 @@ class Hearing(Stage):
                 if not heard_while_speaking:
                     yield SpeechStarted(stamp=u.start_stamp)
                     self.ctx.log.debug("speech started at %.2f s", u.start_stamp)
+            elif event.kind == "paused":
+                if not heard_while_speaking:
+                    yield SpeechPaused(audio=event.audio, sample_rate=SAMPLE_RATE, stamp=u.end_stamp)
             elif event.kind == "discarded":
                 self.counts["discarded_short"] += 1
             elif event.kind == "ended":

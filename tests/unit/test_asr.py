@@ -4,7 +4,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from robot_brain.frames import SpeechEnded, Transcript
+from robot_brain.frames import SpeechEnded, SpeechPaused, Transcript
 from robot_brain.speech.asr import Guard, WhisperAsr, resolve_compute_type
 from robot_brain.testing import run_stage, spoken
 
@@ -28,6 +28,22 @@ def test_the_faster_whisper_path_runs_end_to_end(tiny_whisper_dir):
     assert t.language                       # detected (the random model picks some language)
     assert 0.0 <= t.confidence <= 1.0
     assert stage.applied_compute_type == "int8"
+
+
+def test_speech_transcribed_at_a_pause_is_the_turns_transcript_when_nothing_more_was_said(tiny_whisper_dir):
+    words = spoken("where is the red cup")
+    more = np.concatenate([words, spoken("and the blue ball")])
+    plain = WhisperAsr(str(tiny_whisper_dir), guard=PERMISSIVE)
+    expected = [f.text for f in run_stage(plain, [SpeechEnded(turn=1, audio=words)], timeout=120)
+                if isinstance(f, Transcript)]
+    stage = WhisperAsr(str(tiny_whisper_dir), guard=PERMISSIVE)
+    out = run_stage(stage, [SpeechPaused(audio=words), SpeechEnded(turn=1, audio=words),     # nothing more said
+                            SpeechPaused(audio=words), SpeechEnded(turn=2, audio=more)],     # the user went on
+                    timeout=120)
+    transcripts = [f for f in out if isinstance(f, Transcript)]
+    assert [t.turn for t in transcripts] == [1, 2] and transcripts[0].text == expected[0]
+    assert stage.counts["ahead"] == 2 and stage.counts["ahead_used"] == 1
+    assert not [f for f in out if isinstance(f, SpeechPaused)]                   # used up here, not passed on
 
 
 def test_the_guard_drops_what_the_random_model_invents(tiny_whisper_dir):

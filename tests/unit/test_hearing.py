@@ -91,11 +91,29 @@ def test_endpointer_ignores_short_bursts_and_keeps_pre_roll():
     for i, p in enumerate(probs):
         events += ep.feed(blk(i, p))
     kinds = [e.kind for e in events]
-    assert kinds == ["discarded", "started", "ended"]
+    assert kinds == ["discarded", "started", "paused", "ended"]
     ended = events[-1]
     first_sample = int(ended.audio[0])
     assert 43 - 13 <= first_sample < 43                          # pre-roll: ~0.4 s (12-13 blocks) before speech
     assert ended.utterance.start_stamp == pytest.approx(43 * 0.032)
+
+
+def test_a_pause_hands_on_the_speech_so_far_exactly_as_the_turn_will_end_if_nothing_more_is_said():
+    ep = Endpointer(EndpointSettings(min_speech_s=0.25, end_silence_s=0.5, pre_roll_s=0.2, pause_s=0.15))
+    blk = lambda i, p: Block(np.full(512, i, np.float32), p, i * 0.032, i * 0.032)
+    probs = [0.0] * 10 + [0.9] * 20 + [0.0] * 8 + [0.9] * 15 + [0.0] * 30     # speech, a 0.26 s pause, speech, end
+    events = []
+    for i, p in enumerate(probs):
+        events += [(i, e) for e in ep.feed(blk(i, p))]
+    kinds = [e.kind for _, e in events]
+    assert kinds == ["started", "paused", "paused", "ended"]                  # one per pause, none after the end
+    (first_at, first), (second_at, second), (end_at, ended) = events[1], events[2], events[3]
+    assert first_at == 30 + 4 and second_at == 53 + 4                          # 0.15 s of silence = 5 blocks
+    assert len(first.audio) < len(ended.audio)                                 # the user went on after it
+    assert np.array_equal(second.audio, ended.audio)                           # then said nothing more
+    assert end_at > second_at
+    quiet = Endpointer(EndpointSettings(min_speech_s=0.25, end_silence_s=0.5, pause_s=0.0))
+    assert "paused" not in [e.kind for i, p in enumerate(probs) for e in quiet.feed(blk(i, p))]
 
 
 def feed_while_speaking(track, speaking, echo_of=None, hearing=None):
