@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class PrefixCache:
         self._last_ids = self._last = None         # the last turn, prompt and reply, up to its first picture
         self.broken = False                        # prompts are prefilled whole from now on
         self.hits = self.misses = self.builds = self.continued = 0
+        self._lock = threading.RLock()             # a turn's generation thread keeps its state as the next begins
 
     @property
     def tokens(self) -> int:
@@ -72,6 +74,10 @@ class PrefixCache:
     def state_for(self, system: str, input_ids):
         """A state holding the longest start `input_ids` (1 × n) shares with a kept one, or None (prefill it all).
         Generation extends it: hand it back with `keep` afterwards."""
+        with self._lock:
+            return self._state_for(system, input_ids)
+
+    def _state_for(self, system: str, input_ids):
         if self.broken:
             self.misses += 1
             return None
@@ -105,6 +111,10 @@ class PrefixCache:
     def keep(self, state, sequence) -> None:
         """After a generation that ended well: `state` now holds `sequence` (1 × n, prompt and reply) but its last
         token; kept up to the first picture for the next turn."""
+        with self._lock:
+            self._keep(state, sequence)
+
+    def _keep(self, state, sequence) -> None:
         if self.broken or state is None:
             return
         ids = sequence[0].cpu()[:state.get_seq_length()]
@@ -115,7 +125,8 @@ class PrefixCache:
         if end <= self.tokens:                                 # nothing beyond what the system state holds
             return
         try:
-            state.crop(end - state.get_seq_length()) if end < state.get_seq_length() else None
+            if end < state.get_seq_length():
+                state.crop(end - state.get_seq_length())
         except Exception as exc:
             self._give_up(exc)
             return
