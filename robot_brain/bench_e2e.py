@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import platform
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -66,10 +67,13 @@ def bench_e2e(*, vlm: str | Path, whisper: str | Path, model_profile: str, bags:
                     marks = dict(timeline.marks)
                     if "speech_end" in marks and "first_audio_out" in marks:
                         turns.append({"run": repeat, "bag": Path(bag).name, "turn": timeline.turn, "marks": marks})
+        peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024    # Linux: KiB; every stage loaded
         progress("serial: each stage on its own")
         serial = [utterance for bag in bags for utterance in serial_times(bag, config)]
-    return summarise(turns, serial, config, stop_to_silent, model_profile=model_profile,
-                     quantisation=quantisation or config.brain.quantisation, repeats=repeats, bags=bags)
+    result = summarise(turns, serial, config, stop_to_silent, model_profile=model_profile,
+                       quantisation=quantisation or config.brain.quantisation, repeats=repeats, bags=bags)
+    result["peak_rss_mb"] = round(peak_rss_mb, 1)
+    return result
 
 
 def serial_times(bag: Path, config: Config) -> list[dict]:

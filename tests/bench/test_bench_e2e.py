@@ -10,7 +10,8 @@ from robot_brain.cli import main
 from robot_brain.config import Config
 
 KEYS = {"e2e_p50_s", "e2e_p95_s", "segments", "serial_sum_p50_s", "model_profile", "quantisation", "device",
-        "largest_segment", "overhead_ratio", "target_met", "per_turn", "serial_per_utterance", "machine"}
+        "largest_segment", "overhead_ratio", "target_met", "per_turn", "serial_per_utterance", "machine", "peak_rss_mb",
+        "prefix_cache", "picture_ahead", "brain_nice"}
 
 
 def test_bench_e2e_writes_json_plot_and_report(tmp_path, capsys):
@@ -43,6 +44,7 @@ def test_bench_e2e_writes_json_plot_and_report(tmp_path, capsys):
     report = (tmp_path / "docs" / "performance.md").read_text()
     assert "![per-turn segments and one turn's timeline](e2e.png)" in report
     assert f"{r['e2e_p50_s']:.3f}" in report and "robot-brain bench e2e --tiny" in report
+    assert 100 < r["peak_rss_mb"] < 24_000 and f"{r['peak_rss_mb']:.0f} MB" in report
     said = capsys.readouterr().out
     assert "end of speech → first reply audio: p50" in said and "largest segment" in said
 
