@@ -50,7 +50,7 @@ def bench_e2e(*, vlm: str | Path, whisper: str | Path, model_profile: str, bags:
               device: str = "cpu", max_new_tokens: int = 48,
               progress: Callable[[str], None] = lambda what: None) -> dict:
     config = bench_config(vlm, whisper, device=device, max_new_tokens=max_new_tokens)
-    turns, stop_to_silent, quantisation = [], [], ""
+    turns, stop_to_silent, quantisation, peak_rss_mb = [], [], "", None
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as scratch:
         for repeat in range(repeats):
             for index, bag in enumerate(bags):
@@ -62,17 +62,18 @@ def bench_e2e(*, vlm: str | Path, whisper: str | Path, model_profile: str, bags:
                 result = replay(bag, Path(scratch) / f"run{repeat}-{index}", config, stages=stages, progress=False)
                 by_name = {s.name: s for s in stages}
                 stop_to_silent += getattr(by_name.get("speech_out"), "cut_latencies", [])
+                if peak_rss_mb is None:       # the first run: one pipeline loaded (later runs load theirs anew)
+                    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024     # Linux: KiB
                 quantisation = getattr(getattr(by_name.get("brain"), "applied", None), "scheme", "") or quantisation
                 for timeline in result.timelines:
                     marks = dict(timeline.marks)
                     if "speech_end" in marks and "first_audio_out" in marks:
                         turns.append({"run": repeat, "bag": Path(bag).name, "turn": timeline.turn, "marks": marks})
-        peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024    # Linux: KiB; every stage loaded
         progress("serial: each stage on its own")
         serial = [utterance for bag in bags for utterance in serial_times(bag, config)]
     result = summarise(turns, serial, config, stop_to_silent, model_profile=model_profile,
                        quantisation=quantisation or config.brain.quantisation, repeats=repeats, bags=bags)
-    result["peak_rss_mb"] = round(peak_rss_mb, 1)
+    result["peak_rss_mb"] = round(peak_rss_mb, 1) if peak_rss_mb is not None else None
     return result
 
 

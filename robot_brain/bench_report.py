@@ -72,8 +72,8 @@ def markdown(result: dict, *, json_path: str, plot_path: str | None, command: st
         f"- Largest segment: **{result['largest_segment']}**.",
     ]
     if result.get("peak_rss_mb") is not None:
-        lines.append(f"- Peak resident memory of the process running the whole pipeline: {result['peak_rss_mb']:.0f} MB "
-                     "(target ≤ 1200 MB).")
+        lines.append(f"- Peak resident memory of the process through the first replay (the whole pipeline loaded "
+                     f"once): {result['peak_rss_mb']:.0f} MB (target ≤ 1200 MB).")
     if result.get("stop_to_silent_p50_s") is not None:
         lines.append(f"- A stop while the robot talks → silence: p50 {1000 * result['stop_to_silent_p50_s']:.1f} ms.")
     lines += ["", "| segment | from → to | p50 s | p95 s | n |", "|---|---|---|---|---|"]
