@@ -310,7 +310,8 @@ def cmd_bench_speech(args) -> int:
           f"base-shaped {r['asr_3s_base_s']:.3f} s (RTF {r['asr_rtf_base']})")
     print(f"VAD: {100 * r['vad_rtf']:.2f} % of real time; TTS first audio: {1000 * r['tts_first_audio_s']:.0f} ms")
     print(f"stop: {r['stop_detected']}/{r['stop_trials']} spoken stops caught while the brain was busy (nice "
-          f"{r['brain_nice']}), {r['load']} other busy processes ran and the robot talked; latency from the end of the word p50 {1000 * r['stop_latency_p50_s']:.0f} ms, "
+          f"{r['brain_nice']}), {r['load']} other busy processes ran and the robot talked; latency from the end of "
+          f"the word p50 {1000 * r['stop_latency_p50_s']:.0f} ms, "
           f"p99 {1000 * r['stop_latency_p99_s']:.0f} ms; speech silenced {1000 * r['stop_to_silent_p50_s']:.0f} ms "
           f"(p50) after the Stop")
     misses = [k for k, ok in r["targets"].items() if not ok]

@@ -19,13 +19,10 @@ PIXELS = ("pixel_values", "pixel_attention_mask")        # what the encoder read
 
 
 def thumbnail(image: np.ndarray, size: tuple[int, int] = (24, 32)) -> np.ndarray:
-    """A coarse grey version of an RGB/BGR/grey frame, for telling whether the scene changed."""
+    """A coarse grey version of an RGB/BGR/grey frame (area means), for telling whether the scene changed."""
+    import cv2
     grey = image.astype(np.float32) if image.ndim == 2 else image[..., :3].astype(np.float32).mean(axis=2)
-    h, w = grey.shape
-    rows = np.linspace(0, h, size[0] + 1).astype(int)
-    cols = np.linspace(0, w, size[1] + 1).astype(int)
-    return np.array([[grey[rows[i]:max(rows[i + 1], rows[i] + 1), cols[j]:max(cols[j + 1], cols[j] + 1)].mean()
-                      for j in range(size[1])] for i in range(size[0])], np.float32)
+    return cv2.resize(grey, (size[1], size[0]), interpolation=cv2.INTER_AREA)
 
 
 class PictureAhead:

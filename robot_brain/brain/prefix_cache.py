@@ -115,13 +115,10 @@ class PrefixCache:
             self._keep(state, sequence)
 
     def _keep(self, state, sequence) -> None:
-        if self.broken or state is None:
+        if self.broken or state is None or not self.pictures:   # picture tokens unknown: only the system state
             return
         ids = sequence[0].cpu()[:state.get_seq_length()]
-        cut = [i for i, t in enumerate(ids.tolist()) if t in self.pictures] if self.pictures else []
-        if not self.pictures and len(ids) > self.tokens:       # picture tokens unknown: the system message is safe
-            return
-        end = cut[0] if cut else len(ids)
+        end = next((i for i, t in enumerate(ids.tolist()) if t in self.pictures), len(ids))
         if end <= self.tokens:                                 # nothing beyond what the system state holds
             return
         try:

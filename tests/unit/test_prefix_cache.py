@@ -27,7 +27,8 @@ def test_a_cached_prefix_gives_the_same_replies_as_prefilling_the_whole_prompt(f
     assert brain.prefix_cache is None                      # freed with the model
     # built once at load; every turn, the German one too, reused it up to the language line
     assert brain.prefix_stats["hits"] == len(TURNS) and brain.prefix_stats["misses"] == 0
-    assert brain.prefix_stats["builds"] == 1 and brain.prefix_stats["continued"] >= 2    # turns 2-4 went on from the last
+    # turns 2-4 went on from the last
+    assert brain.prefix_stats["builds"] == 1 and brain.prefix_stats["continued"] >= 2
 
 
 @pytest.fixture(scope="module")
