@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Iterable
@@ -11,7 +10,7 @@ from ..frames import Frame, ImageFrame, ReplyDelta, ReplyDone, ReplySentence, Sp
 from ..pipeline import Stage
 from .images import Keyframes, asks_about_motion, frame_problem, to_model_rgb
 from .memory import Memory, language_instruction
-from .processors import load_processor
+from .engines import Generation
 from .prompting import chat_messages, trained_prompt
 from .sentences import SentenceChunker
 from .structured import SayStream, parse_response
@@ -28,7 +27,7 @@ NO_VISION = "My camera view is not available right now, so I can't see."
 
 
 class VLMBrain(Stage):
-    """Answers each Turn about the latest camera frame with an `AutoModelForImageTextToText` model.
+    """Answers each Turn about the latest camera frame with a VLM run by an engine (`brain.engines`).
 
     Emits ReplyDelta for each streamed piece, ReplySentence for each complete sentence, and ReplyDone.
     Generation stops at the next token once the turn is cancelled (barge-in or stop).
@@ -42,7 +41,7 @@ class VLMBrain(Stage):
                  history_turns: int = 4, history_tokens: int = 512, quantisation: str = "auto",
                  warmup: bool = True, motion_keyframes: int = 3, fallbacks: Iterable[str | Path] = (),
                  cpu_threads: int | None = None, nice: int = 0, prefix_cache: bool = True,
-                 picture_ahead: bool = True, name: str = "brain") -> None:
+                 picture_ahead: bool = True, engine: str = "transformers", name: str = "brain") -> None:
         super().__init__(name)
         self.nice = nice                                  # below the audio path (Stage.nice)
         self.model_path = str(model_path)
@@ -58,7 +57,6 @@ class VLMBrain(Stage):
         self.history_turns = history_turns
         self.quantisation = quantisation
         self.warmup = warmup
-        self.applied = None
         self.history_tokens = history_tokens
         self.skills = None
         if structured:
@@ -67,7 +65,9 @@ class VLMBrain(Stage):
             self.system_prompt = f"{system_prompt}\n{STRUCTURED_INSTRUCTIONS.format(skills=skills_prompt(self.skills))}"
         self.keyframes = Keyframes(keep=max(1, motion_keyframes))
         self.motion_keyframes = motion_keyframes
-        self.model = self.processor = self.constraint = self.prefix_cache = self.picture_ahead = None
+        self.engine = self.constraint = None
+        self.engine_name = engine
+        self.threads = None                               # CPU threads the model runs on (None: the library's choice)
         self.use_prefix_cache = prefix_cache
         self.use_picture_ahead = picture_ahead
         self.ahead_stats = {"encoded": 0, "used": 0, "changed": 0}      # of the last model, kept at close
@@ -75,21 +75,34 @@ class VLMBrain(Stage):
         self.last_prompt = ""
         self.pictures_after_text = False        # set from the model folder's trained prompt, when it has one
 
+    @property
+    def model(self):
+        return self.engine.model if self.engine is not None else None
+
+    @property
+    def processor(self):
+        return self.engine.processor if self.engine is not None else None
+
+    @property
+    def prefix_cache(self):
+        return getattr(self.engine, "prefix_cache", None)
+
+    @property
+    def picture_ahead(self):
+        return getattr(self.engine, "picture_ahead", None)
+
+    @property
+    def applied(self):
+        return self.engine.applied if self.engine is not None else None
+
     def close(self) -> None:
         """Free the model (a ROS node's cleanup, a pipeline's shutdown)."""
-        cuda = self.model is not None and str(getattr(self.model, "device", "cpu")).startswith("cuda")
-        if self.picture_ahead is not None:
-            ahead = self.picture_ahead
-            self.ahead_stats = {"encoded": ahead.encoded, "used": ahead.used, "changed": ahead.changed}
-        if self.prefix_cache is not None:
-            self.prefix_stats = {"hits": self.prefix_cache.hits, "misses": self.prefix_cache.misses,
-                                 "builds": self.prefix_cache.builds, "continued": self.prefix_cache.continued}
-        self.model = self.processor = self.constraint = self.prefix_cache = self.picture_ahead = None
-        import gc
-        gc.collect()
-        if cuda:
-            import torch
-            torch.cuda.empty_cache()
+        if self.engine is not None:
+            stats = self.engine.stats()
+            self.ahead_stats = stats.get("ahead", self.ahead_stats)
+            self.prefix_stats = stats.get("prefix", self.prefix_stats)
+            self.engine.close()
+        self.engine = self.constraint = None
 
     def open(self) -> None:
         try:
@@ -102,6 +115,7 @@ class VLMBrain(Stage):
             threads = self.cpu_threads or max(1, (os.cpu_count() or 2) - 1)
             torch.set_num_threads(threads)       # process-wide: the brain is the only torch user in the pipeline
             self.ctx.log.info("torch uses %d CPU thread(s)", threads)
+            self.threads = threads
         candidates = [self.model_path, *self.fallbacks]
         for i, path in enumerate(candidates):
             try:
@@ -116,15 +130,32 @@ class VLMBrain(Stage):
             break
         self._prepare_decoding()
 
-    def _load(self, path: str) -> None:
-        import torch
+    def _make_engine(self, name: str):
+        from .engines import make_engine
+        options = dict(device=self.device, quantisation=self.quantisation, prefix_cache=self.use_prefix_cache,
+                       picture_ahead=self.use_picture_ahead, log=self.ctx.log)
+        if name == "llama.cpp":
+            options["threads"] = self.threads
+        return make_engine(name, **options)
 
-        from .quantise import Applied, choose, load_model, weight_mb
+    def _load(self, path: str) -> None:
+        from .engines import EngineError
         if not Path(path).exists():
             raise FileNotFoundError(f"no model folder at {path}")
-        scheme = choose(self.quantisation, self.device)
-        self.processor = load_processor(path)
-        tokenizer = self.processor.tokenizer
+        name = self.engine_name
+        engine = self._make_engine(name)
+        try:
+            engine.load(path)
+        except (EngineError, ImportError, ValueError) as exc:
+            if name == "transformers":
+                raise
+            self.ctx.log.warning("the %s engine cannot run %s (%s); the transformers engine runs it instead",
+                                 name, path, exc)
+            engine.close()
+            engine = self._make_engine("transformers")
+            engine.load(path)
+        self.engine, self.model_path = engine, str(path)
+        tokenizer = engine.processor.tokenizer
         turns, trained = self.history_turns, trained_prompt(path)
         if trained is not None:
             self.system_prompt, turns = trained.system_prompt, min(turns, trained.history_turns)
@@ -132,52 +163,31 @@ class VLMBrain(Stage):
             self.ctx.log.info("using the prompt %s was trained with (remembering %d turn(s))", path, turns)
         self.memory = Memory(lambda text: len(tokenizer(text, add_special_tokens=False).input_ids),
                              turns=turns, budget=self.history_tokens)
-        try:
-            model = load_model(path, scheme, self.device)
-        except torch.OutOfMemoryError as exc:          # CUDA out of memory: same handling as host memory
-            self.model = None
-            raise MemoryError(str(exc).splitlines()[0]) from None
-        self.model, self.model_path = model, str(path)
-        self.applied = Applied(scheme, round(weight_mb(self.model), 1))
-        self.ctx.log.info("model %s on %s: %s, %.0f MB of weights", path, self.device, scheme, self.applied.weight_mb)
+        applied = engine.applied
+        self.ctx.log.info("model %s on %s with the %s engine: %s, %.0f MB of weights", path, self.device,
+                          engine.name, applied.scheme, applied.weight_mb)
 
     def _encode_ahead(self) -> None:
         """The user started speaking: encode the newest usable frame now, while they talk."""
-        if self.picture_ahead is None or self.latest_image is None:
+        if self.engine is None or self.latest_image is None:
             return
         if frame_problem(self.latest_image, time.monotonic(), self.max_frame_age_s):
             return
         picture = to_model_rgb(self.latest_image.image, self.max_image_edge)
         if picture is not None:
-            self.picture_ahead.encode(picture)
+            self.engine.encode_ahead(picture)
 
     def _prepare_decoding(self) -> None:
-        if self.use_picture_ahead:
-            from .picture_ahead import PictureAhead
-            self.picture_ahead = PictureAhead(self.model, self.processor, self.device)
-        if self.use_prefix_cache:
-            from .prefix_cache import PrefixCache
-            self.prefix_cache = PrefixCache(self.model, self.processor, self.device)
-            self.prefix_cache.build(f"{self.system_prompt}\n{language_instruction('')}")
+        self.engine.prepare(f"{self.system_prompt}\n{language_instruction('')}")
         if self.structured:
             from ..intents.skills import response_schema
             from .structured import JsonConstraint
-            config = self.model.config
-            vocab_size = getattr(getattr(config, "text_config", config), "vocab_size", None) or len(self.processor.tokenizer)
-            self.constraint = JsonConstraint(self.processor.tokenizer, vocab_size, response_schema(self.skills))
+            self.constraint = JsonConstraint(self.processor.tokenizer, self.engine.vocab_size,
+                                             response_schema(self.skills))
         if self.warmup:
-            self._warm_up()
-
-    def _warm_up(self) -> None:
-        """One short generation at load, so the first user turn does not pay for kernel set-up."""
-        import torch
-        messages = [{"role": "user", "content": [{"type": "text", "text": "hello"}]}]
-        prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True)
-        inputs = self.processor(text=prompt, return_tensors="pt").to(self.device)
-        started = time.monotonic()
-        with torch.inference_mode():
-            self.model.generate(**inputs, max_new_tokens=2, do_sample=False)
-        self.ctx.log.info("warm-up generation took %.2f s", time.monotonic() - started)
+            started = time.monotonic()
+            self.engine.warm_up()
+            self.ctx.log.info("warm-up generation took %.2f s", time.monotonic() - started)
 
     @property
     def latest_image(self) -> ImageFrame | None:
@@ -198,9 +208,6 @@ class VLMBrain(Stage):
         yield frame
 
     def _answer(self, turn: Turn) -> Iterable[Frame]:
-        import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
-
         ctx, number = self.ctx, turn.turn
         text, images, no_vision = turn.text, [], False
         problem = frame_problem(self.latest_image, time.monotonic(), self.max_frame_age_s)
@@ -221,47 +228,16 @@ class VLMBrain(Stage):
         messages = chat_messages(system, self.memory.messages(), text, len(images),
                                  pictures_after_text=self.pictures_after_text)
         prompt = self.last_prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True)
-        inputs = self.processor(text=prompt, images=images or None, return_tensors="pt").to(self.device)
-        cached = self.prefix_cache.state_for(system, inputs["input_ids"]) if self.prefix_cache is not None else None
-        if self.picture_ahead is not None and len(images) == 1:
-            inputs = self.picture_ahead.use(images[0], inputs)
-        ctx.log.debug("turn %d: a prompt of %d tokens with %d picture(s)", number, inputs["input_ids"].shape[-1],
-                      len(images))
-        streamer = TextIteratorStreamer(self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True,
-                                        timeout=60.0)
-        abandoned = threading.Event()
-
-        class _Cancelled(StoppingCriteria):
-            def __call__(self, input_ids, scores, **kwargs):
-                ctx.mark(number, "first_token")      # called once per new token: the first call is the first token
-                return abandoned.is_set() or ctx.is_cancelled(number)
-
-        failure: list[BaseException] = []
-        extra = {"logits_processor": [self.constraint.processor()]} if self.constraint is not None else {}
-        if cached is None and self.prefix_cache is not None:
-            cached = self.prefix_cache.fresh()
-        if cached is not None:
-            extra["cache"] = cached
-
-        def generate() -> None:
-            try:
-                with torch.inference_mode():
-                    sequence = self.model.generate(**inputs, streamer=streamer, max_new_tokens=self.max_new_tokens,
-                                                   do_sample=False, max_time=self.timeout_s,
-                                                   stopping_criteria=StoppingCriteriaList([_Cancelled()]), **extra)
-                if cached is not None:
-                    self.prefix_cache.keep(cached, sequence)
-            except BaseException as exc:  # surfaced in the stage thread below
-                failure.append(exc)
-                streamer.end()
-
+        generation = Generation(prompt=prompt, images=images, system=system, max_new_tokens=self.max_new_tokens,
+                                timeout_s=self.timeout_s, constraint=self.constraint,
+                                stop=lambda: ctx.is_cancelled(number),
+                                first_token=lambda: ctx.mark(number, "first_token"))
         started = time.monotonic()
-        worker = threading.Thread(target=generate, name=f"{self.name}-generate", daemon=True)
-        worker.start()
+        pieces = self.engine.stream(generation)
         chunker, index, whole, said = SentenceChunker(), int(no_vision), [], [NO_VISION + " "] if no_vision else []
         say = SayStream() if self.constraint is not None else None
         try:
-            for delta in streamer:
+            for delta in pieces:
                 if not delta:
                     continue
                 ctx.mark(number, "first_token")
@@ -273,8 +249,9 @@ class VLMBrain(Stage):
                     ctx.mark(number, "first_sentence")
                     yield ReplySentence(text=sentence, index=index, turn=number)
                     index += 1
-            if failure:
-                raise RuntimeError(f"generation failed: {type(failure[0]).__name__}: {failure[0]}")
+            ctx.log.debug("turn %d: a prompt of %d tokens (%d from the cache) with %d picture(s)", number,
+                          generation.info.get("prompt_tokens", 0), generation.info.get("cached_tokens", 0),
+                          len(images))
             rest = chunker.flush()
             if rest:
                 ctx.mark(number, "first_sentence")
@@ -303,5 +280,4 @@ class VLMBrain(Stage):
             ctx.mark(number, "reply_done")
             yield ReplyDone(text=reply, turn=number)
         finally:
-            abandoned.set()
-            worker.join(timeout=60.0)
+            pieces.close()                  # ends the engine's generation at its next token
