@@ -46,7 +46,7 @@ class PictureAhead:
         inputs = self.processor(text=prompt, images=[picture], return_tensors="pt").to(self.device)
         try:
             with torch.inference_mode():
-                features = self._features(inputs)
+                features = self.features(inputs)
         except Exception as exc:            # a model this does not fit: encode at the turn from now on
             self.supported = False
             log.warning("cannot encode pictures ahead with this model (%s: %s); each turn encodes its own",
@@ -55,22 +55,32 @@ class PictureAhead:
         self._kept = (thumbnail(picture), features)
         self.encoded += 1
 
-    def _features(self, inputs):
+    def features(self, inputs):
+        """The vision encoder's output for processor `inputs` holding pictures."""
         args = {k: v for k, v in inputs.items() if k in self._encoder_args and k != "input_ids"}
         if "return_dict" in self._encoder_args or "kwargs" in self._encoder_args:
             args["return_dict"] = True
         return self.model.model.get_image_features(**args)
+
+    def kept_for(self, picture: np.ndarray):
+        """The kept encoder output if `picture` shows the same scene as the encoded one, else None."""
+        if self._kept is None:
+            return None
+        shown, features = self._kept
+        if float(np.abs(thumbnail(picture) - shown).mean()) > self.same_scene:
+            self.changed += 1
+            return None
+        self.used += 1
+        return features
 
     def use(self, picture: np.ndarray, inputs: dict) -> dict:
         """`inputs` for a turn showing only `picture`: with the kept encoding in place of the pixels when the scene
         is the same, else unchanged."""
         if self._kept is None or not any(k in inputs for k in PIXELS):
             return inputs
-        shown, features = self._kept
-        if float(np.abs(thumbnail(picture) - shown).mean()) > self.same_scene:
-            self.changed += 1
+        features = self.kept_for(picture)
+        if features is None:
             return inputs
-        self.used += 1
         out = {k: v for k, v in inputs.items() if k not in PIXELS}
         out["mm_encoder_outputs"] = {"image": features}
         return out

@@ -118,8 +118,35 @@ class JsonConstraint:
         except ImportError as exc:
             raise ImportError("structured replies need xgrammar: pip install 'robot_brain[models]'") from exc
         self._xgr = xgr
+        self.vocab_size = vocab_size
         info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size)
         self.compiled = xgr.GrammarCompiler(info).compile_json_schema(json.dumps(schema), any_whitespace=False)
 
     def processor(self):
         return self._xgr.contrib.hf.LogitsProcessor(self.compiled)
+
+    def masker(self) -> "TokenMasker":
+        """A fresh per-turn mask for engines that pick tokens themselves."""
+        return TokenMasker(self._xgr, self.compiled, self.vocab_size)
+
+
+class TokenMasker:
+    """Masks one step's logits (a 1-D float32 torch tensor) to the tokens the grammar allows, and follows the
+    chosen tokens."""
+
+    def __init__(self, xgr, compiled, vocab_size: int) -> None:
+        self._xgr = xgr
+        self.matcher = xgr.GrammarMatcher(compiled)
+        self.bitmask = xgr.allocate_token_bitmask(1, vocab_size)
+
+    def mask(self, logits) -> None:
+        self.matcher.fill_next_token_bitmask(self.bitmask)
+        self._xgr.apply_token_bitmask_inplace(logits, self.bitmask.to(logits.device))
+
+    def accept(self, token: int) -> bool:
+        """Follow `token`; False if the grammar refuses it."""
+        return self.matcher.accept_token(token)
+
+    @property
+    def finished(self) -> bool:
+        return self.matcher.is_terminated()
