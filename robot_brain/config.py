@@ -75,6 +75,9 @@ class BrainConfig:
     model: str = _opt("tiny-random", "model folder, or tiny-random: a random SmolVLM-shaped model whose answers "
                                      "are noise (for plumbing checks when no trained model is at hand)")
     device: str = _opt("cpu", "torch device for the model: cpu, cuda, cuda:1, ...")
+    engine: Literal["auto", "transformers", "llama.cpp"] = _opt(
+        "auto", "what runs the model: auto = the registry's engine for this device profile (llama.cpp on CPUs for "
+                "Llama-text VLMs such as SmolVLM, transformers otherwise); transformers runs any Hugging Face VLM")
     max_new_tokens: int = _opt(400, "longest reply, in tokens (JSON included when structured)", min=1, max=4096)
     structured: bool = _opt(True, "reply as grammar-constrained JSON {say, intents} (false: free text, no intents)")
     skills: str = _opt("", "skills YAML (verbs the brain may propose); empty: the bundled robot_brain/intents/skills.yaml")

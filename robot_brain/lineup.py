@@ -1,6 +1,7 @@
 """The standard line-up of stages, in pipeline order, and which of them this version provides."""
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -11,6 +12,8 @@ from .pipeline import Stage
 from .speech.player import AudioSink
 from .speech.speaking import SpeakingState
 from .turns import TurnTaker
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -86,13 +89,15 @@ def _turns(config: Config, shared: Shared) -> Stage:
 
 def _brain(config: Config, shared: Shared) -> Stage:
     from .brain.vlm import VLMBrain
+    from .brain.engines.choice import choose_engine
+    from .brain.registry import RegistryError, registry_engines
     c = config.brain
-    model, fallbacks, quantisation = c.model, [], c.quantisation
+    model, fallbacks, quantisation, profile = c.model, [], c.quantisation, None
     if model == TINY_RANDOM:
         from .testing import tiny_idefics3_vlm
         model = str(tiny_idefics3_vlm())
     else:
-        from .brain.registry import RegistryError, load_registry, resolve_model, smaller_pulled
+        from .brain.registry import load_registry, resolve_model, smaller_pulled
         from .config import ConfigError
         try:
             model, fallbacks = str(resolve_model(model)), smaller_pulled(model)
@@ -101,12 +106,19 @@ def _brain(config: Config, shared: Shared) -> Stage:
             raise ConfigError(f"brain.model: {exc}") from None
         if profile is not None and quantisation == "auto":   # the profile says what suits it per device
             quantisation = profile.quantisation.get("cuda" if c.device.startswith("cuda") else "cpu", "auto")
+    try:
+        table = registry_engines()
+    except RegistryError as exc:
+        log.warning("brain.engine: %s; the transformers engine runs the model", exc)
+        table = {}
+    engine, why = choose_engine(c.engine, c.device, model, table, profile.extra.get("engine") if profile else None)
+    log.info("brain engine: %s (%s)", engine, why)
     return VLMBrain(model, device=c.device, max_new_tokens=c.max_new_tokens, structured=c.structured,
                     skills_path=c.skills, timeout_s=c.timeout_s, max_frame_age_s=c.max_frame_age_s,
                     max_image_edge=c.max_image_edge, history_turns=c.history_turns,
                     history_tokens=c.history_tokens, quantisation=quantisation,
                     motion_keyframes=c.motion_keyframes, fallbacks=fallbacks, cpu_threads=c.cpu_threads, nice=c.nice,
-                    prefix_cache=c.prefix_cache, picture_ahead=c.picture_ahead)
+                    prefix_cache=c.prefix_cache, picture_ahead=c.picture_ahead, engine=engine)
 
 
 def _intent_gate(config: Config, shared: Shared) -> Stage:

@@ -96,6 +96,26 @@ def load_registry(path: str | Path | None = None) -> dict[str, Profile]:
     return profiles
 
 
+ENGINE_PROFILES = {"cpu-x86_64", "cpu-aarch64", "intel-npu", "orin-nano-8gb", "agx-orin", "cuda"}
+
+
+def registry_engines(path: str | Path | None = None) -> dict[str, str]:
+    """The registry's `engines:` table (device profile → engine); empty if it has none."""
+    from .engines import ENGINES
+    path = registry_path(path)
+    try:
+        table = (yaml.safe_load(path.read_text()) or {}).get("engines") or {}
+    except (yaml.YAMLError, AttributeError) as exc:
+        raise RegistryError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(table, dict):
+        raise RegistryError(f"{path}: engines: expected a mapping of device profile to engine")
+    for where, engine in table.items():
+        if where not in ENGINE_PROFILES or engine not in ENGINES:
+            raise RegistryError(f"{path}: engines.{where} = {engine!r}; device profiles: {sorted(ENGINE_PROFILES)}, "
+                                f"engines: {', '.join(ENGINES)}")
+    return dict(table)
+
+
 def models_dir() -> Path:
     """Where `pull` puts models: $ROBOT_BRAIN_MODELS, else ~/.cache/robot_brain/models."""
     return Path(os.environ.get("ROBOT_BRAIN_MODELS") or Path.home() / ".cache" / "robot_brain" / "models")

@@ -17,7 +17,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-QUANTS = ("q8_0", "q4_0", "f16")
+QUANTS = ("q8_0", "q4_0", "f16", "f32")
 EXPORT_VERSION = "1"          # bump when the written file changes, so cached files are rewritten
 
 
@@ -28,6 +28,11 @@ class UnsupportedModel(ValueError):
 def cache_dir() -> Path:
     root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(root) / "robot_brain" / "gguf"
+
+
+def gguf_type(quantisation: str) -> str:
+    """The GGUF weight type for one of the brain's quantisation settings."""
+    return {"none": "f32", "bf16": "f16", "fp16": "f16", "4bit": "q4_0"}.get(quantisation, "q8_0")
 
 
 def folder_key(folder: str | Path, quant: str) -> str:
@@ -123,7 +128,7 @@ def export(model, tokenizer, target: str | Path, quant: str = "q8_0") -> Path:
     writer.add_layer_norm_rms_eps(float(text.rms_norm_eps))
     writer.add_vocab_size(text.vocab_size)
     writer.add_file_type({"q8_0": gguf.LlamaFileType.MOSTLY_Q8_0, "q4_0": gguf.LlamaFileType.MOSTLY_Q4_0,
-                          "f16": gguf.LlamaFileType.MOSTLY_F16}[quant])
+                          "f16": gguf.LlamaFileType.MOSTLY_F16, "f32": gguf.LlamaFileType.ALL_F32}[quant])
     tokens, types, merges = _vocabulary(tokenizer, text.vocab_size)
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre("gpt-2")
@@ -138,11 +143,11 @@ def export(model, tokenizer, target: str | Path, quant: str = "q8_0") -> Path:
     writer.add_add_bos_token(False)          # the chat template writes every special token itself
 
     matrix_type = {"q8_0": gguf.GGMLQuantizationType.Q8_0, "q4_0": gguf.GGMLQuantizationType.Q4_0,
-                   "f16": gguf.GGMLQuantizationType.F16}[quant]
+                   "f16": gguf.GGMLQuantizationType.F16, "f32": gguf.GGMLQuantizationType.F32}[quant]
 
     def add(name: str, tensor) -> None:
         data = tensor.detach().to(torch.float32).cpu().numpy()
-        if data.ndim == 1:
+        if data.ndim == 1 or matrix_type == gguf.GGMLQuantizationType.F32:
             writer.add_tensor(name, data)
         elif matrix_type == gguf.GGMLQuantizationType.F16:
             writer.add_tensor(name, data.astype(np.float16))

@@ -2,7 +2,7 @@
 vision encoder, whose output rows go into llama.cpp's batch in place of the picture tokens.
 
 On this engine's first load of a model folder, its Llama language model is written as GGUF (`gguf_export`, Q8_0
-by default) into the cache (~/.cache/robot_brain/gguf); later loads map that file. The vision encoder keeps the
+for the int8 and auto settings, F32 for quantisation=none, F16 for bf16/fp16, Q4_0 for 4bit) into the cache (~/.cache/robot_brain/gguf); later loads map that file. The vision encoder keeps the
 folder's weights (bfloat16 on CPU, float16 on CUDA; float32 with quantisation=none). Prompts are tokenised by
 the folder's tokenizer and the reply is picked greedily from llama.cpp's logits under the same JSON grammar as
 every engine. llama.cpp's key/value memory is kept between turns: each turn prefills only from the first token
@@ -58,10 +58,12 @@ def picture_rows(features) -> np.ndarray:
 class LlamaCppEngine(Engine):
     name = "llama.cpp"
 
-    def __init__(self, *, threads: int | None = None, context: int = 4096, gguf_quant: str = "q8_0",
+    def __init__(self, *, threads: int | None = None, context: int = 4096, gguf_quant: str | None = None,
                  batch: int = 512, **options) -> None:
         super().__init__(**options)
-        self.threads, self.context, self.gguf_quant, self.batch = threads, context, gguf_quant, batch
+        from .gguf_export import gguf_type
+        self.gguf_quant = gguf_quant or gguf_type(self.quantisation)      # auto and int8 schemes: Q8_0
+        self.threads, self.context, self.batch = threads, context, batch
         self._llama = self._lm = self._ctx = self._tokens = self._rows = None
         self._held: list[int] = []               # the keys of what llama.cpp's memory holds, position by position
         self.picture_ahead = None
