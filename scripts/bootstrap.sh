@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(espeak-ng libportaudio2 libsndfile1 sox libgl1 libglib2.0-0 iproute2 xvfb xdotool)
+# llama-cpp-python (the llama.cpp engine) is built from source
+APT_PACKAGES+=(cmake g++)
 # The stop word's voices and real human speech (tests, scripts/train_stop_spotter.py, scripts/make_stop_bench.py)
 APT_PACKAGES+=(asterisk-core-sounds-en-wav flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
 missing=()
@@ -49,6 +51,12 @@ stamp=.venv/.robot_brain-install
 want=$(cat pyproject.toml .venv/constraints.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] pip install -e .[test]"
+  if ! "$VPY" -c "import llama_cpp" 2>/dev/null; then
+    # Only the shared libraries the engine loads; pip keeps the built wheel, so this happens once per machine.
+    echo "[setup] llama-cpp-python builds llama.cpp from source: about 5 minutes on 2 cores, once"
+    export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=ON -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF}"
+    export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
+  fi
   "$VPY" -m pip install -q -c .venv/constraints.txt -e ".[test]" 2> >(grep -v "is ignored: it is neither" >&2)
   echo "$want" > "$stamp"
 fi

@@ -1,6 +1,7 @@
 import os
 
 import importlib.util
+import tempfile
 
 import pytest
 
@@ -9,6 +10,8 @@ collect_ignore = [] if importlib.util.find_spec("rclpy") else ["ros"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# The llama.cpp engine's GGUF files of the tests' models, apart from the user's own
+os.environ.setdefault("ROBOT_BRAIN_GGUF_CACHE", os.path.join(tempfile.gettempdir(), "robot_brain-gguf-tests"))
 
 
 @pytest.fixture(scope="session")

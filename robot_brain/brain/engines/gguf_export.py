@@ -26,6 +26,9 @@ class UnsupportedModel(ValueError):
 
 
 def cache_dir() -> Path:
+    """$ROBOT_BRAIN_GGUF_CACHE, else robot_brain/gguf in the user's cache folder."""
+    if os.environ.get("ROBOT_BRAIN_GGUF_CACHE"):
+        return Path(os.environ["ROBOT_BRAIN_GGUF_CACHE"])
     root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(root) / "robot_brain" / "gguf"
 

@@ -100,13 +100,21 @@ class LlamaCppEngine(Engine):
         dtype = torch.float16 if cuda else torch.float32 if self.quantisation == "none" else torch.bfloat16
         model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype).eval()
         target = cache_dir() / f"{folder_key(path, self.gguf_quant)}.gguf"
-        if not target.exists():
+        written = not target.exists()
+        if written:
             self.log.info("llama.cpp: writing %s's language model as GGUF (%s), once", path, self.gguf_quant)
             export(model, self.processor.tokenizer, target, self.gguf_quant)
+        try:
+            self._open_gguf(str(target), cuda)
+        except EngineError:
+            if written:
+                raise
+            self.log.warning("llama.cpp could not read %s (damaged?); writing it again", target)
+            export(model, self.processor.tokenizer, target, self.gguf_quant)
+            self._open_gguf(str(target), cuda)
         self.gguf_path = target
         self._keep_vision_only(model)
         self.model = model.to(self.device)
-        self._open_gguf(str(target), cuda)
         vision = weight_mb(self.model)
         self.applied = Applied(f"llama.cpp gguf {self.gguf_quant} + vision {str(dtype).replace('torch.', '')}",
                                round(target.stat().st_size / 2**20 + vision, 1))
@@ -137,7 +145,8 @@ class LlamaCppEngine(Engine):
         params.n_gpu_layers = 999 if cuda else 0
         lm = L.llama_model_load_from_file(path.encode(), params)
         if not lm:
-            raise EngineError(f"llama.cpp could not load {path}; delete it so that it is written again")
+            raise EngineError(f"llama.cpp could not load {path}: delete it so that it is written again, or set "
+                              "brain.engine=transformers")
         cparams = L.llama_context_default_params()
         cparams.n_ctx = self.context
         cparams.n_batch = cparams.n_ubatch = self.batch
