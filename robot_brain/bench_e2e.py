@@ -50,7 +50,7 @@ def bench_e2e(*, vlm: str | Path, whisper: str | Path, model_profile: str, bags:
               device: str = "cpu", max_new_tokens: int = 48,
               progress: Callable[[str], None] = lambda what: None) -> dict:
     config = bench_config(vlm, whisper, device=device, max_new_tokens=max_new_tokens)
-    turns, stop_to_silent, quantisation, peak_rss_mb = [], [], "", None
+    turns, stop_to_silent, quantisation, peak_rss_mb, engine = [], [], "", None, ""
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as scratch:
         for repeat in range(repeats):
             for index, bag in enumerate(bags):
@@ -65,6 +65,7 @@ def bench_e2e(*, vlm: str | Path, whisper: str | Path, model_profile: str, bags:
                 if peak_rss_mb is None:       # the first run: one pipeline loaded (later runs load theirs anew)
                     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024     # Linux: KiB
                 quantisation = getattr(getattr(by_name.get("brain"), "applied", None), "scheme", "") or quantisation
+                engine = getattr(by_name.get("brain"), "engine_name", "") or engine
                 for timeline in result.timelines:
                     marks = dict(timeline.marks)
                     if "speech_end" in marks and "first_audio_out" in marks:
@@ -74,6 +75,7 @@ def bench_e2e(*, vlm: str | Path, whisper: str | Path, model_profile: str, bags:
     result = summarise(turns, serial, config, stop_to_silent, model_profile=model_profile,
                        quantisation=quantisation or config.brain.quantisation, repeats=repeats, bags=bags)
     result["peak_rss_mb"] = round(peak_rss_mb, 1) if peak_rss_mb is not None else None
+    result["engine"] = engine
     return result
 
 

@@ -92,7 +92,8 @@ def markdown(result: dict, *, json_path: str, plot_path: str | None, command: st
     nice = result.get("brain_nice", 0)
     lines += [
         "", "## Set-up", "",
-        f"- Brain: {result['model_profile']}, {result['quantisation']} on {result['device']}, "
+        f"- Brain: {result['model_profile']}, the {result.get('engine') or 'transformers'} engine, "
+        f"{result['quantisation']} on {result['device']}, "
         f"{result['max_new_tokens']} new tokens at most.",
         f"- Speech recognition: {result['asr_model']} (faster-whisper, int8 on CPU); voice: espeak-ng via pyttsx3.",
         f"- Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, torch {m['torch']}; the brain on "
@@ -122,8 +123,24 @@ def _bag_name(path: str) -> str:
     return p.parent.name.rsplit("-", 1)[0] if p.name == "bag" else p.name
 
 
+def engines_table(vlm: dict) -> list[str]:
+    """`bench vlm`'s JSON as a Markdown section: every engine side by side against plain generate()."""
+    lines = ["", "## Engines (`robot-brain bench vlm`)", "",
+             f"{vlm['model']}, {vlm['prompt_tokens']} prompt tokens with the picture, {vlm['new_tokens']} new tokens, "
+             f"memory bandwidth {vlm['memory_bandwidth_gbs']} GB/s; each engine in its own process.", "",
+             "| engine | weights | decode tok/s | first token s | peak RSS MB | ceiling tok/s |", "|---|---|---|---|---|---|",
+             f"| plain `generate()` | {vlm['baseline']} | {vlm['baseline_decode_tok_s']} | {vlm['baseline_ttft_s']} | "
+             f"{vlm['baseline_peak_rss_mb']} | |"]
+    for row in vlm["engines"]:
+        lines.append(f"| {row['engine']} | {row['quantisation']} | {row['decode_tok_s']} | {row['ttft_s']} | "
+                     f"{row['peak_rss_mb']} | {row['ceiling_tok_s']} |")
+    met = ", ".join(f"{k} {'met' if ok else 'MISSED'}" for k, ok in vlm.get("targets", {}).items())
+    lines += ["", f"Best engine: {vlm['engine']}; {met}."]
+    return lines
+
+
 def write_report(result: dict, path: str | Path, *, json_path: str, plot_path: str | None, command: str,
-                 gpu_json: str | Path | None = None) -> Path:
+                 gpu_json: str | Path | None = None, vlm_json: str | Path | None = None) -> Path:
     gpu = None
     if gpu_json:
         data = json.loads(Path(gpu_json).read_text())
@@ -135,7 +152,10 @@ def write_report(result: dict, path: str | Path, *, json_path: str, plot_path: s
             plot_path = str(Path(plot_path).resolve().relative_to(path.parent.resolve()))
         except ValueError:
             pass
-    path.write_text(markdown(result, json_path=json_path, plot_path=plot_path, command=command, gpu=gpu))
+    text = markdown(result, json_path=json_path, plot_path=plot_path, command=command, gpu=gpu)
+    if vlm_json:
+        text += "\n".join(engines_table(json.loads(Path(vlm_json).read_text()))) + "\n"
+    path.write_text(text)
     return path
 
 

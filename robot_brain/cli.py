@@ -101,8 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     bs.add_argument("--load", type=int, default=0, metavar="N",
                     help="N other processes keep the cores busy during the stop trials (a robot under full load)")
     bs.set_defaults(func=cmd_bench_speech)
-    bv = bench_sub.add_parser("vlm", help="the brain's back-end vs plain generate() on a SmolVLM-256M-shaped "
-                              "random model: decode tok/s, first token, ceiling, memory")
+    bv = bench_sub.add_parser("vlm", help="the brain's engines side by side vs plain generate() on a "
+                              "SmolVLM-256M-shaped random model: decode tok/s, first token, ceiling, memory")
+    bv.add_argument("--engines", default="all", metavar="all|NAME[,NAME]",
+                    help="engines to time: all installed ones (default), or a comma-separated list of "
+                         "transformers, llama.cpp")
     bv.add_argument("--json", type=Path, metavar="FILE", help="write the figures here")
     bv.add_argument("--repeats", type=int, default=3, help="timed generations per variant (after one warm-up)")
     bv.set_defaults(func=cmd_bench_vlm)
@@ -127,6 +130,8 @@ def _parser() -> argparse.ArgumentParser:
     be.add_argument("--plot", type=Path, metavar="PNG", help="stacked per-stage bars per turn and one turn's timeline")
     be.add_argument("--report", type=Path, metavar="MD", help="write a Markdown report (docs/performance.md)")
     be.add_argument("--gpu-json", type=Path, metavar="FILE", help="with --report: GPU figures to include")
+    be.add_argument("--vlm-json", type=Path, metavar="FILE",
+                    help="with --report: the per-engine table of `robot-brain bench vlm --json FILE` to include")
     be.add_argument("--repeats", type=int, default=3, help="real-time replays of each bag (36 s each by default)")
     be.add_argument("--bag", type=Path, action="append", metavar="DIR", help="bag to replay (repeatable; default: "
                     "the benchmark bag: the sample scene with three spoken questions 14 s apart and a stop)")
@@ -349,7 +354,8 @@ def cmd_bench_e2e(args) -> int:
     if args.report:
         command = "robot-brain " + " ".join(shlex.quote(a) for a in args.argv)
         write_report(result, args.report, json_path=str(args.json or "(not written)"),
-                     plot_path=str(args.plot) if args.plot else None, command=command, gpu_json=args.gpu_json)
+                     plot_path=str(args.plot) if args.plot else None, command=command, gpu_json=args.gpu_json,
+                     vlm_json=args.vlm_json)
     print(summary_text(result))
     return 0
 
@@ -473,10 +479,18 @@ def cmd_bench_vlm(args) -> int:
     from .bench_vlm import bench_vlm
     if args.repeats < 1:
         raise ConfigError("--repeats must be at least 1")
-    print("building the SmolVLM-256M-shaped model on first use, then timing both variants (minutes) ...", flush=True)
-    r = bench_vlm(args.repeats)
+    from .brain.engines import ENGINES
+    engines = None if args.engines == "all" else [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = [e for e in engines or [] if e not in ENGINES]
+    if unknown or engines == []:
+        raise ConfigError(f"--engines: unknown {', '.join(unknown) or 'empty list'}; all, or of {', '.join(ENGINES)}")
+    print("building the SmolVLM-256M-shaped model on first use, then timing each engine (minutes) ...", flush=True)
+    r = bench_vlm(args.repeats, engines)
     write_json(r, args.json)
-    print(f"decode: {r['decode_tok_s']} tok/s ({r['quantisation']}) vs {r['baseline_decode_tok_s']} tok/s "
+    for row in r["engines"]:
+        print(f"  {row['engine']:<13} {row['decode_tok_s']:>7} tok/s  first token {row['ttft_s']} s  "
+              f"peak RSS {row['peak_rss_mb']} MB  ceiling {row['ceiling_tok_s']} tok/s  ({row['quantisation']})")
+    print(f"best: {r['engine']}; decode: {r['decode_tok_s']} tok/s ({r['quantisation']}) vs {r['baseline_decode_tok_s']} tok/s "
           f"({r['baseline']}); ceiling {r['ceiling_tok_s']} tok/s at {r['memory_bandwidth_gbs']} GB/s")
     print(f"first token: {r['ttft_s']} s vs {r['baseline_ttft_s']} s; peak RSS {r['peak_rss_mb']} MB "
           f"(baseline {r['baseline_peak_rss_mb']} MB); {r['prompt_tokens']} prompt tokens")

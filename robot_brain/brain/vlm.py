@@ -154,7 +154,7 @@ class VLMBrain(Stage):
             engine.close()
             engine = self._make_engine("transformers")
             engine.load(path)
-        self.engine, self.model_path = engine, str(path)
+        self.engine, self.model_path, self.engine_name = engine, str(path), engine.name
         tokenizer = engine.processor.tokenizer
         turns, trained = self.history_turns, trained_prompt(path)
         if trained is not None:

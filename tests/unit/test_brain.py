@@ -175,12 +175,14 @@ def test_cpu_default_and_cuda_only_schemes():
 
 
 @pytest.mark.slow
-def test_the_vlm_bench_measures_both_variants_on_a_small_model(tiny_vlm_dir):
-    from robot_brain.bench_vlm import _measure
-    for variant in ("baseline", "backend"):
+def test_the_vlm_bench_measures_the_baseline_and_every_installed_engine_on_a_small_model(tiny_vlm_dir):
+    from robot_brain.bench_vlm import _measure, available_engines
+    assert "transformers" in available_engines()
+    for variant in ("baseline", *available_engines()):
         r = _measure(str(tiny_vlm_dir), variant, repeats=1)
         assert r["ttft_s"] > 0 and r["decode_tok_s"] > 0 and r["lm_weight_mb_per_token"] > 0
-        assert ("int8" in r["quantisation"]) == (variant == "backend")
+        assert ("int8" in r["quantisation"]) == (variant == "transformers")
+        assert ("gguf q8_0" in r["quantisation"]) == (variant == "llama.cpp")
 
 
 def test_keyframes_keep_frames_apart_and_motion_questions_are_recognised():

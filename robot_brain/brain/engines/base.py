@@ -27,6 +27,7 @@ class Generation:
     max_new_tokens: int
     timeout_s: float                     # generation ends by itself this long after it started
     constraint: Any = None               # a JsonConstraint, or None for free text
+    min_new_tokens: int = 0              # the end of the reply is not picked before this many (benchmarks)
     stop: Callable[[], bool] = lambda: False          # checked before every new token
     first_token: Callable[[], None] = lambda: None    # called when the model has produced its first token
     info: dict = field(default_factory=dict)          # filled by the engine: prompt_tokens, cached_tokens

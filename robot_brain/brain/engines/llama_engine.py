@@ -150,8 +150,10 @@ class LlamaCppEngine(Engine):
         cparams = L.llama_context_default_params()
         cparams.n_ctx = self.context
         cparams.n_batch = cparams.n_ubatch = self.batch
-        if self.threads:
-            cparams.n_threads = cparams.n_threads_batch = self.threads
+        if not self.threads:
+            import torch
+            self.threads = torch.get_num_threads()      # the brain's CPU thread setting (brain.cpu_threads)
+        cparams.n_threads = cparams.n_threads_batch = self.threads
         cparams.no_perf = True
         ctx = L.llama_init_from_model(lm, cparams)
         if not ctx:
@@ -269,6 +271,8 @@ class LlamaCppEngine(Engine):
                                                             shape=(self._vocab,)).copy())
             if masker is not None:
                 masker.mask(logits)
+            if step < g.min_new_tokens:
+                logits[list(self._eos)] = float("-inf")
             token = int(logits.argmax())
             if step == 0:
                 g.first_token()

@@ -96,7 +96,7 @@ class TransformersEngine(Engine):
             try:
                 with torch.inference_mode():
                     sequence = self.model.generate(**inputs, streamer=streamer, max_new_tokens=g.max_new_tokens,
-                                                   do_sample=False, max_time=g.timeout_s,
+                                                   min_new_tokens=g.min_new_tokens, do_sample=False, max_time=g.timeout_s,
                                                    stopping_criteria=StoppingCriteriaList([_Stop()]), **extra)
                 if cached is not None and self.prefix_cache is not None:
                     self.prefix_cache.keep(cached, sequence)
