@@ -97,7 +97,7 @@ def markdown(result: dict, *, json_path: str, plot_path: str | None, command: st
         f"{result['max_new_tokens']} new tokens at most.",
         f"- Speech recognition: {result['asr_model']} (faster-whisper, int8 on CPU); voice: espeak-ng via pyttsx3.",
         f"- Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, torch {m['torch']}; the brain on "
-        f"{m['torch_threads']} CPU thread(s) (`brain.cpu_threads` 0: one per core less one, left to the always-on "
+        f"{m['torch_threads']} CPU thread(s) (`brain.cpu_threads` 0: one per core, below the always-on "
         f"audio path), {nice} nice steps below it.",
         f"- Prefix cache {on(result.get('prefix_cache'))}, picture encoded while the user speaks "
         f"{on(result.get('picture_ahead'))} (`brain.prefix_cache`, `brain.picture_ahead`).",

@@ -342,8 +342,9 @@ def cmd_bench_e2e(args) -> int:
     if args.tiny:
         vlm, whisper, profile = tiny_idefics3_vlm(), tiny_whisper(), "tiny-random (test-shaped)"
     else:
+        from .bench_e2e import real_whisper_tiny_en
         from .bench_vlm import smolvlm_256m_shaped
-        vlm, whisper = smolvlm_256m_shaped(), tiny_whisper(shape="tiny")
+        vlm, whisper = smolvlm_256m_shaped(), real_whisper_tiny_en() or tiny_whisper(shape="tiny")
         profile = "SmolVLM-256M-shaped (random weights)"
     result = bench_e2e(vlm=vlm, whisper=whisper, model_profile=profile, bags=bags, repeats=args.repeats,
                        device=args.device, max_new_tokens=args.max_new_tokens,

@@ -92,8 +92,9 @@ class BrainConfig:
     history_tokens: int = _opt(512, "token budget for those turns; the oldest are left out first", min=0, max=32768)
     max_image_edge: int = _opt(1024, "frames are shrunk to this longer side before the model's own resizing (px)",
                                min=32, max=8192)
-    cpu_threads: int = _opt(0, "torch threads for the model on CPU; 0 = one per core less one, which is left to the "
-                               "always-on audio path (stop word, VAD)", min=0, max=256)
+    cpu_threads: int = _opt(0, "threads for the model on CPU (torch and llama.cpp); 0 = one per core: they run "
+                               "brain.nice steps below the always-on audio path (stop word, VAD), which keeps its "
+                               "latency", min=0, max=256)
     prefix_cache: bool = _opt(True, "keep the prefilled system prompt (with the skills list) and reuse it every turn")
     picture_ahead: bool = _opt(True, "encode the newest camera frame when the user starts speaking; the turn uses it "
                                      "if the scene has not changed since")

@@ -46,7 +46,7 @@ class VLMBrain(Stage):
         self.nice = nice                                  # below the audio path (Stage.nice)
         self.model_path = str(model_path)
         self.fallbacks = [str(f) for f in fallbacks]      # smaller models to load if this one does not fit
-        self.cpu_threads = cpu_threads                    # None: leave torch's setting alone; 0: cores less one
+        self.cpu_threads = cpu_threads                    # None: leave torch's setting alone; 0: one per core
         self.device = device
         self.max_new_tokens = max_new_tokens
         self.system_prompt = system_prompt
@@ -112,7 +112,7 @@ class VLMBrain(Stage):
             raise RuntimeError(f"the VLM brain needs torch and transformers ({exc}); "
                                "install them with: pip install -e '.[models]'") from None
         if self.cpu_threads is not None and not self.device.startswith("cuda"):
-            threads = self.cpu_threads or max(1, (os.cpu_count() or 2) - 1)
+            threads = self.cpu_threads or os.cpu_count() or 1
             torch.set_num_threads(threads)       # process-wide: the brain is the only torch user in the pipeline
             self.ctx.log.info("torch uses %d CPU thread(s)", threads)
             self.threads = threads

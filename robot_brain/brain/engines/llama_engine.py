@@ -11,6 +11,7 @@ that differs from what it already holds, and never reuses past a picture.
 from __future__ import annotations
 
 import ctypes
+import os
 import gc
 import time
 from pathlib import Path
@@ -155,6 +156,8 @@ class LlamaCppEngine(Engine):
             self.threads = torch.get_num_threads()      # the brain's CPU thread setting (brain.cpu_threads)
         cparams.n_threads = cparams.n_threads_batch = self.threads
         cparams.no_perf = True
+        if os.environ.get("RB_FA"): cparams.flash_attn_type = int(os.environ["RB_FA"])
+        if os.environ.get("RB_KV"): cparams.type_k = cparams.type_v = int(os.environ["RB_KV"])
         ctx = L.llama_init_from_model(lm, cparams)
         if not ctx:
             L.llama_model_free(lm)
@@ -243,7 +246,9 @@ class LlamaCppEngine(Engine):
     def stream(self, generation: Generation) -> Iterator[str]:
         import torch
         g, L = generation, self._llama
+        began = time.monotonic()
         inputs = self.processor(text=g.prompt, images=g.images or None, return_tensors="pt")
+        processed = time.monotonic()
         ids = inputs["input_ids"][0].tolist()
         keys = [PICTURE if t in self._picture_ids else t for t in ids]
         rows = self._picture_rows(g, inputs)
@@ -262,6 +267,8 @@ class LlamaCppEngine(Engine):
         self._forget_from(shared)
         skipped = keys[:shared].count(PICTURE)
         self._feed(keys[shared:], None if rows is None else rows[skipped:])
+        self.log.debug("llama.cpp: prompt processed in %.3f s, picture rows in %.3f s, %d new tokens prefilled in "
+                       "%.3f s", processed - began, started - processed, len(keys) - shared, time.monotonic() - started)
         masker = g.constraint.masker() if g.constraint is not None else None
         tokenizer, chosen, said = self.processor.tokenizer, [], ""
         for step in range(g.max_new_tokens):
