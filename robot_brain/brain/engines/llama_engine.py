@@ -11,7 +11,6 @@ that differs from what it already holds, and never reuses past a picture.
 from __future__ import annotations
 
 import ctypes
-import os
 import gc
 import time
 from pathlib import Path
@@ -156,8 +155,6 @@ class LlamaCppEngine(Engine):
             self.threads = torch.get_num_threads()      # the brain's CPU thread setting (brain.cpu_threads)
         cparams.n_threads = cparams.n_threads_batch = self.threads
         cparams.no_perf = True
-        if os.environ.get("RB_FA"): cparams.flash_attn_type = int(os.environ["RB_FA"])
-        if os.environ.get("RB_KV"): cparams.type_k = cparams.type_v = int(os.environ["RB_KV"])
         ctx = L.llama_init_from_model(lm, cparams)
         if not ctx:
             L.llama_model_free(lm)
