@@ -65,7 +65,7 @@ class VLMBrain(Stage):
             self.system_prompt = f"{system_prompt}\n{STRUCTURED_INSTRUCTIONS.format(skills=skills_prompt(self.skills))}"
         self.keyframes = Keyframes(keep=max(1, motion_keyframes))
         self.motion_keyframes = motion_keyframes
-        self.engine = self.constraint = None
+        self.engine = self.constraint = self._applied = None
         self.engine_name = engine
         self.threads = None                               # CPU threads the model runs on (None: the library's choice)
         self.use_prefix_cache = prefix_cache
@@ -93,11 +93,15 @@ class VLMBrain(Stage):
 
     @property
     def applied(self):
-        return self.engine.applied if self.engine is not None else None
+        """What the engine applied (kept after close, for reports)."""
+        if self.engine is not None:
+            self._applied = self.engine.applied
+        return self._applied
 
     def close(self) -> None:
         """Free the model (a ROS node's cleanup, a pipeline's shutdown)."""
         if self.engine is not None:
+            self._applied = self.engine.applied
             stats = self.engine.stats()
             self.ahead_stats = stats.get("ahead", self.ahead_stats)
             self.prefix_stats = stats.get("prefix", self.prefix_stats)

@@ -58,7 +58,7 @@ def picture_rows(features) -> np.ndarray:
 class LlamaCppEngine(Engine):
     name = "llama.cpp"
 
-    def __init__(self, *, threads: int | None = None, context: int = 4096, gguf_quant: str | None = None,
+    def __init__(self, *, threads: int | None = None, context: int = 3072, gguf_quant: str | None = None,
                  batch: int = 512, **options) -> None:
         super().__init__(**options)
         from .gguf_export import gguf_type
