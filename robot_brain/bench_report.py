@@ -102,11 +102,13 @@ def markdown(result: dict, *, json_path: str, plot_path: str | None, command: st
         f"- Prefix cache {on(result.get('prefix_cache'))}, picture encoded while the user speaks "
         f"{on(result.get('picture_ahead'))} (`brain.prefix_cache`, `brain.picture_ahead`).",
         "- The brain's prefill grows with its prompt: the system prompt with the skills list, the remembered turns "
-        "and 64 image tokens; with the prefix cache only what is new since the last turn is prefilled. The random "
-        "model's tokenizer has a 400-token vocabulary, so the same text takes about "
-        "three times the tokens SmolVLM's own tokenizer would.",
-        "- Models with random weights say noise; the timing is that of the real architectures. Whisper's "
-        "hallucination guard is off here so that every utterance becomes a turn.",
+        "and 64 image tokens; with the prefix cache only what is new since the last turn is prefilled. "
+        + ("The language model and tokenizer are SmolVLM-256M's own, so prompts and replies have their real "
+           "lengths; the vision encoder's weights are random." if "SmolLM2" in result["model_profile"] else
+           "The random model's tokenizer has a 400-token vocabulary, so the same text takes about three times the "
+           "tokens SmolVLM's own tokenizer would, and its replies are noise."),
+        "- Random weights have the timing of the real architectures. Whisper's hallucination guard is off here so "
+        "that every utterance becomes a turn.",
         "", "Command:", "", "```bash", command, "```", "",
         "## GPU", "",
     ]
