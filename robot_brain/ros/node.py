@@ -54,6 +54,10 @@ RELIABLE = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)
 LATCHED = QoSProfile(depth=5, reliability=QoSReliabilityPolicy.RELIABLE,
                      durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 AUDIO_INFO_TYPE = "audio_common_msgs/AudioInfo"
+# Microphone audio: best effort (it matches reliable and best-effort publishers) with a history of seconds, not the
+# sensor profile's 5 messages: a stall of the executor longer than 5 blocks (160 ms of 32 ms chunks) lost the speech
+# in between — a stop word with it.
+AUDIO_QOS = QoSProfile(depth=200, reliability=QoSReliabilityPolicy.BEST_EFFORT)
 
 
 def message_class(name: str):
@@ -244,7 +248,7 @@ class RobotBrainNode(LifecycleNode):
             self.get_logger().error(f"no audio input: {why}; typed input and the stop topic still work")
             self.missing_inputs[t.audio] = why
             return []
-        subs = [self.create_subscription(msg_type, _relative(t.audio), self._on_audio, qos_profile_sensor_data)]
+        subs = [self.create_subscription(msg_type, _relative(t.audio), self._on_audio, AUDIO_QOS)]
         try:
             subs.append(self.create_subscription(message_class(AUDIO_INFO_TYPE), _relative(t.audio_info),
                                                  self._on_audio_info, LATCHED))
