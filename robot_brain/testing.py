@@ -195,19 +195,19 @@ def _tiny_smolvlm_family(config_class, model_class, extra_special: tuple[str, ..
 
 def tiny_idefics3_vlm(root: Path | None = None) -> Path:
     """A random SmolVLM-v1 (Idefics3) model + processor folder, loadable with AutoModelForImageTextToText."""
+    return _cached("idefics3", "1", lambda path: _save_tiny_idefics3(path), root)
 
-    def build(path: Path) -> None:
-        from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
-        from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
-        tok, model = _tiny_smolvlm_family(Idefics3Config, Idefics3ForConditionalGeneration)
-        images = Idefics3ImageProcessorPil(size={"longest_edge": _SMOLVLM_IMAGE},
-                                           max_image_size={"longest_edge": _SMOLVLM_IMAGE}, do_image_splitting=False)
-        processor = Idefics3Processor(image_processor=images, tokenizer=tok, chat_template=SMOLVLM_CHAT_TEMPLATE,
-                                      image_seq_len=_SMOLVLM_IMAGE_TOKENS)
-        model.save_pretrained(path)
-        processor.save_pretrained(path)
 
-    return _cached("idefics3", "1", build, root)
+def _save_tiny_idefics3(path: Path, tok=None) -> None:
+    from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
+    from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
+    tok, model = _tiny_smolvlm_family(Idefics3Config, Idefics3ForConditionalGeneration, tok=tok)
+    images = Idefics3ImageProcessorPil(size={"longest_edge": _SMOLVLM_IMAGE},
+                                       max_image_size={"longest_edge": _SMOLVLM_IMAGE}, do_image_splitting=False)
+    processor = Idefics3Processor(image_processor=images, tokenizer=tok, chat_template=SMOLVLM_CHAT_TEMPLATE,
+                                  image_seq_len=_SMOLVLM_IMAGE_TOKENS)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
 
 
 def tiny_idefics3_smollm2_tokenizer(gguf: Path, root: Path | None = None) -> Path:
@@ -215,16 +215,8 @@ def tiny_idefics3_smollm2_tokenizer(gguf: Path, root: Path | None = None) -> Pat
     from SmolLM2-135M-Instruct's GGUF file: what an engine's tokenizer and grammar handling meet in a real model."""
 
     def build(path: Path) -> None:
-        from transformers import AutoTokenizer, Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
-        from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
-        real = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        tok, model = _tiny_smolvlm_family(Idefics3Config, Idefics3ForConditionalGeneration, tok=real)
-        images = Idefics3ImageProcessorPil(size={"longest_edge": _SMOLVLM_IMAGE},
-                                           max_image_size={"longest_edge": _SMOLVLM_IMAGE}, do_image_splitting=False)
-        processor = Idefics3Processor(image_processor=images, tokenizer=tok, chat_template=SMOLVLM_CHAT_TEMPLATE,
-                                      image_seq_len=_SMOLVLM_IMAGE_TOKENS)
-        model.save_pretrained(path)
-        processor.save_pretrained(path)
+        from transformers import AutoTokenizer
+        _save_tiny_idefics3(path, AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name))
 
     return _cached("idefics3-smollm2-tokenizer", "1", build, root)
 
