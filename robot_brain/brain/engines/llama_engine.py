@@ -59,11 +59,12 @@ class LlamaCppEngine(Engine):
     name = "llama.cpp"
 
     def __init__(self, *, threads: int | None = None, context: int = 3072, gguf_quant: str | None = None,
-                 batch: int = 512, **options) -> None:
+                 batch: int = 512, ubatch: int = 128, **options) -> None:
         super().__init__(**options)
         from .gguf_export import gguf_type
         self.gguf_quant = gguf_quant or gguf_type(self.quantisation)      # auto and int8 schemes: Q8_0
         self.threads, self.context, self.batch = threads, context, batch
+        self.ubatch = min(ubatch, batch)      # tokens computed at once: the compute buffer scales with it
         self._llama = self._lm = self._ctx = self._tokens = self._rows = None
         self._held: list[int] = []               # the keys of what llama.cpp's memory holds, position by position
         self.picture_ahead = None
@@ -149,7 +150,7 @@ class LlamaCppEngine(Engine):
                               "brain.engine=transformers")
         cparams = L.llama_context_default_params()
         cparams.n_ctx = self.context
-        cparams.n_batch = cparams.n_ubatch = self.batch
+        cparams.n_batch, cparams.n_ubatch = self.batch, self.ubatch
         if not self.threads:
             import torch
             self.threads = torch.get_num_threads()      # the brain's CPU thread setting (brain.cpu_threads)
