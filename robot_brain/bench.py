@@ -12,6 +12,16 @@ from .frames import TextInput
 from .pipeline import Pipeline, Stage
 
 
+def installed_file(package: str, relative: str) -> Path | None:
+    """A file inside an installed package (located, not imported), or None where the package or file is missing."""
+    import importlib.util
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    return path if path.is_file() else None
+
+
 def percentile(values, q: float) -> float:
     """The q-th percentile (0-100), linear between the closest ranks; NaN for no values."""
     import numpy as np

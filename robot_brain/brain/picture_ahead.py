@@ -62,6 +62,10 @@ class PictureAhead:
             args["return_dict"] = True
         return self.model.model.get_image_features(**args)
 
+    def forget(self) -> None:
+        """Drop the kept encoding: the next turn encodes its own picture."""
+        self._kept = None
+
     def kept_for(self, picture: np.ndarray):
         """The kept encoder output if `picture` shows the same scene as the encoded one, else None."""
         if self._kept is None:

@@ -93,15 +93,12 @@ class VLMBrain(Stage):
 
     @property
     def applied(self):
-        """What the engine applied (kept after close, for reports)."""
-        if self.engine is not None:
-            self._applied = self.engine.applied
+        """What the engine applied to the weights (kept after close, for reports)."""
         return self._applied
 
     def close(self) -> None:
         """Free the model (a ROS node's cleanup, a pipeline's shutdown)."""
         if self.engine is not None:
-            self._applied = self.engine.applied
             stats = self.engine.stats()
             self.ahead_stats = stats.get("ahead", self.ahead_stats)
             self.prefix_stats = stats.get("prefix", self.prefix_stats)
@@ -167,7 +164,7 @@ class VLMBrain(Stage):
             self.ctx.log.info("using the prompt %s was trained with (remembering %d turn(s))", path, turns)
         self.memory = Memory(lambda text: len(tokenizer(text, add_special_tokens=False).input_ids),
                              turns=turns, budget=self.history_tokens)
-        applied = engine.applied
+        applied = self._applied = engine.applied
         self.ctx.log.info("model %s on %s with the %s engine: %s, %.0f MB of weights", path, self.device,
                           engine.name, applied.scheme, applied.weight_mb)
 

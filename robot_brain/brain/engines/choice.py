@@ -3,7 +3,6 @@ profile — unless the model is one that engine cannot run, or the engine's libr
 from __future__ import annotations
 
 import importlib.util
-import json
 import platform
 from pathlib import Path
 
@@ -21,13 +20,15 @@ def device_profile(device: str) -> str:
 
 
 def llama_text(folder: str | Path) -> bool:
-    """Whether the folder's language model is a Llama (what the llama.cpp engine runs)."""
+    """Whether the llama.cpp engine can run the folder's model (the exporter's own rule)."""
+    from transformers import AutoConfig
+
+    from .gguf_export import check_supported
     try:
-        config = json.loads((Path(folder) / "config.json").read_text())
-    except (OSError, ValueError):
+        check_supported(AutoConfig.from_pretrained(str(folder)))
+    except (OSError, ValueError):          # no readable config, or UnsupportedModel (a ValueError)
         return False
-    text = config.get("text_config") or config
-    return text.get("model_type") == "llama"
+    return True
 
 
 def choose_engine(requested: str, device: str, folder: str | Path, engines: dict[str, str] | None = None,

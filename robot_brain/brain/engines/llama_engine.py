@@ -121,9 +121,9 @@ class LlamaCppEngine(Engine):
                                round(target.stat().st_size / 2**20 + vision, 1))
         from ..picture_ahead import PictureAhead
         self.picture_ahead = PictureAhead(self.model, self.processor, self.device)
+        from ..prefix_cache import picture_token_ids
         config = self.model.config
-        self._picture_ids = {int(i) for i in (getattr(config, "image_token_id", None),
-                                               getattr(config, "image_token_index", None)) if isinstance(i, int)}
+        self._picture_ids = picture_token_ids(config)
         eos = {self.processor.tokenizer.eos_token_id, getattr(config, "eos_token_id", None),
                getattr(getattr(config, "text_config", config), "eos_token_id", None)}
         self._eos = {int(e) for e in eos if isinstance(e, int)}
@@ -223,10 +223,9 @@ class LlamaCppEngine(Engine):
             self.picture_ahead.encode(picture)
 
     def warm_up(self) -> None:
-        self._forget_from(0 if not self.use_prefix_cache else len(self._held))
-        ids = self.processor.tokenizer("hello", add_special_tokens=False).input_ids
-        self._feed(list(ids), None)
-        self._forget_from(len(self._held) - len(ids))
+        held = len(self._held)
+        self._feed(list(self.processor.tokenizer("hello", add_special_tokens=False).input_ids), None)
+        self._forget_from(held)
 
     # --- one reply ---------------------------------------------------------------------------------------------
     def _picture_rows(self, g: Generation, inputs) -> np.ndarray | None:
